@@ -1,0 +1,50 @@
+"""``uci`` backend: an option of any UCI package, as icwmp maps TR-181 onto OpenWrt config.
+
+``"uci": "cwmp.acs.url"`` names package, section (name or ``@type[N]``) and option.
+Inside a UCI table (``"_table": {"uci": "cwmp", "type": "inform_parameter"}``) a bare
+option name refers to the instance's own section. Writes are staged in the shared
+:class:`icwmpy.config.uci.Uci` and committed once per transaction by the engine.
+"""
+
+
+class UciParam:
+    def __init__(self, spec, ctx, table):
+        self.uci = ctx.uci
+        self.default = spec.get("default")
+        where = spec["uci"]
+        if "." in where:
+            self.package, section_option = where.split(".", 1)
+            self.section, _, self.option = section_option.rpartition(".")
+            if not self.section:
+                raise ValueError(f"uci {where!r}: expected package.section.option")
+        else:
+            if table is None or not isinstance(table.table, UciTable):
+                raise ValueError(f"uci {where!r}: a bare option needs an enclosing UCI table")
+            self.package, self.section, self.option = table.table.package, None, where
+
+    def get(self, keys, name):
+        value = self.uci.get(self.package, self.section or keys[-1], self.option, self.default)
+        if isinstance(value, list):
+            return ",".join(value)
+        return value
+
+    def set(self, keys, name, value):
+        self.uci.set(self.package, self.section or keys[-1], self.option, value)
+
+
+class UciTable:
+    """Each section of one type in a package is an instance; its name is the key."""
+
+    def __init__(self, spec, ctx):
+        self.uci = ctx.uci
+        self.package = spec["uci"]
+        self.type = spec["type"]
+
+    def instances(self, path, keys):
+        return [name for name, _ in self.uci.sections(self.package, self.type)]
+
+    def add(self, path, keys, number):
+        return self.uci.add(self.package, self.type)
+
+    def delete(self, path, keys, key):
+        self.uci.delete(self.package, key)

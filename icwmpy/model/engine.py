@@ -1,0 +1,560 @@
+"""The data model engine: TR-069 operations on the definition tree and its backends.
+
+Everything here is synchronous and CWMP-agnostic: the daemon runs these calls in one
+worker thread, the ``-c`` CLI calls them directly, and the RPC layer turns their
+results and :class:`CwmpFault` exceptions into SOAP. Writes are transactions: every
+value is checked before anything is applied, UCI changes are staged and committed once,
+and a backend failure rolls back what was applied.
+"""
+
+import contextlib
+import logging
+import re
+import threading
+
+from icwmpy import backends
+from icwmpy.faults import CwmpFault
+from icwmpy.model.schema import Definitions, ObjectDef, ParamDef
+
+log = logging.getLogger(__name__)
+
+PARAMETER_KEY = "Device.ManagementServer.ParameterKey"
+_NUMBER = re.compile(r"^[1-9][0-9]*$")
+_ALIAS = re.compile(r"^[A-Za-z][^.\[\]{}]*$")
+
+
+def _bad_name(path):
+    return CwmpFault(9005, f"Invalid parameter name: {path}")
+
+
+class _Count:
+    """Backend of an automatic ``<Table>NumberOfEntries`` parameter."""
+
+    def __init__(self, engine, table):
+        self.engine = engine
+        self.table = table
+
+    def get(self, keys, name):
+        path = name[: -len("NumberOfEntries")] + "."
+        return str(len(self.engine._instances(self.table, path, keys)))
+
+
+class _Alias:
+    """Backend of an ``Alias`` parameter the definitions leave to the engine.
+
+    Aliases are kept in the ``aliases`` namespace; an instance that never got one reads
+    as ``cpe-<n>``, the form TR-181 reserves for aliases chosen by the agent.
+    """
+
+    def __init__(self, aliases):
+        self.aliases = aliases
+
+    def get(self, keys, name):
+        return self.aliases.get(name) or "cpe-" + name.rsplit(".", 2)[-2]
+
+    def set(self, keys, name, value):
+        self.aliases.set(name, value)
+
+
+class DataModel:
+    """One CPE's data model. ``uci`` is a :class:`icwmpy.config.uci.Uci`, ``store`` a
+    :class:`icwmpy.store.Store`; ``definitions`` a loaded :class:`Definitions`."""
+
+    def __init__(self, definitions, uci, store, run=backends.command.run):
+        self.defs = definitions
+        self.uci = uci
+        self.store = store
+        self.ctx = backends.Context(uci, store, run)
+        self.numbering = store["instances"]
+        self.attributes = store["attributes"]
+        self.aliases = store["aliases"]
+        self.values = store["values"]
+        self.pending_reloads = set()
+        self.change_listeners = []
+        self._lock = threading.RLock()
+        self._cache = {}
+        self._bind()
+
+    @classmethod
+    def from_dir(cls, directory, uci, store, **kw):
+        return cls(Definitions().load_dir(directory), uci, store, **kw)
+
+    # ------------------------------------------------------------------ setup
+    def _bind(self):
+        """Attach backends to every def, tables first, and add the automatic parameters."""
+        for obj in list(self.defs.walk_objects()):
+            if obj.multi:
+                obj.table = backends.build_table(obj, self.ctx)
+                self._add_count_param(obj)
+        for obj in self.defs.walk_objects():
+            for p in obj.params:
+                if p.backend is not None:
+                    continue
+                if p.name == "Alias" and obj.multi and not any(
+                        k in p.spec for k in backends.PARAM_KINDS):
+                    p.backend = _Alias(self.aliases)
+                else:
+                    p.backend = backends.build_param(p, self.ctx)
+
+    def _add_count_param(self, table):
+        if (table.table_spec or {}).get("count") is False:
+            return
+        parent = table.parent
+        name = table.name + "NumberOfEntries"
+        if name in parent.children:
+            return
+        count = ParamDef(name, {"type": "unsignedInt"}, parent)
+        count.backend = _Count(self, table)
+        parent.add_child(count)
+        table.count_param = count
+
+    # ------------------------------------------------------------ operations
+    @contextlib.contextmanager
+    def _operation(self):
+        """Serialise calls and give each a fresh cache of instance lists."""
+        with self._lock:
+            self._cache = {}
+            try:
+                yield
+            finally:
+                self._cache = {}
+
+    def get_values(self, path):
+        """[(name, value, type)] for a parameter, partial path or wildcard path."""
+        with self._operation():
+            return [(name, self._read(p, keys, name), p.type.name)
+                    for name, p, keys in self._params(path)]
+
+    def get_names(self, path, next_level):
+        """[(name, writable)] as GetParameterNames: objects end with '.'."""
+        with self._operation():
+            path = path or ""
+            if path == "":
+                if next_level:
+                    return [("Device.", False)]
+                path = "Device."
+            if not path.endswith("."):
+                if next_level:
+                    raise CwmpFault(9003, "NextLevel true requires a partial path")
+                return [(name, p.writable) for name, p, _ in self._resolve(path)[1]]
+            out = []
+            for obj, cpath, keys, at_table in self._resolve(path)[0]:
+                if not next_level:
+                    out.append((cpath, obj.writable if obj.multi else False))
+                self._list_names(obj, cpath, keys, at_table, next_level, out)
+            return out
+
+    def set_values(self, items, parameter_key=None):
+        """Apply [(name, value, declared_type)] all-or-nothing; returns the SPV status."""
+        with self._operation():
+            plan, faults, seen = [], [], set()
+            for name, value, declared in items:
+                try:
+                    if name in seen:
+                        raise CwmpFault(9003, f"{name} appears more than once")
+                    seen.add(name)
+                    p, keys = self._one_param(name)
+                    if not p.writable:
+                        raise CwmpFault(9008, f"Attempt to set a non-writable parameter: {name}")
+                    value = p.type.check(value, declared)
+                    if isinstance(p.backend, _Alias):
+                        self._check_alias(p, name, keys, value, plan)
+                    plan.append((name, p, keys, value))
+                except CwmpFault as f:
+                    faults.append((name, f.code, f.message))
+            if faults:
+                raise CwmpFault(9003, details=faults)
+            self._transaction(plan, parameter_key)
+            return 1 if self.pending_reloads else 0
+
+    def add_object(self, path, parameter_key=None):
+        """AddObject: (instance number, status)."""
+        with self._operation():
+            alias = None
+            m = re.match(r"^(.*\.)\[([^\]]*)\]\.$", path or "")
+            if m:
+                path, alias = m.group(1), m.group(2)
+                if not _ALIAS.match(alias) or len(alias) > 64:
+                    raise CwmpFault(9007, f"Invalid alias {alias!r}")
+            obj, cpath, keys = self._table_path(path)
+            if not obj.writable:
+                raise CwmpFault(9005 if obj.table is None else 9008,
+                                f"Objects cannot be added to {path}")
+            if alias is not None and any(a == alias for a, _ in self._aliases(obj, cpath, keys)):
+                raise CwmpFault(9007, f"Alias {alias!r} is already in use")
+            self._instances(obj, cpath, keys)  # number what exists before adding
+            entry = self._numbering(cpath)
+            number = entry["next"]
+            with self._writing(parameter_key):
+                key = obj.table.add(cpath, keys, number)
+                entry["map"][key] = number
+                entry["next"] = number + 1
+                self.numbering.set(cpath, entry)
+                if alias is not None:
+                    self.aliases.set(f"{cpath}{number}.Alias", alias)
+            self._notify([f"{cpath}{number}."])
+            return number, 1 if self.pending_reloads else 0
+
+    def delete_object(self, path, parameter_key=None):
+        """DeleteObject of one instance (path ends with '<n>.' or '[alias].')."""
+        with self._operation():
+            if not path or not path.endswith("."):
+                raise _bad_name(path)
+            objs = self._resolve(path)[0]
+            if len(objs) != 1 or objs[0][3] or not objs[0][0].multi or "*" in path:
+                raise _bad_name(path)
+            obj, ipath, keys, _ = objs[0]
+            if not obj.writable:
+                raise CwmpFault(9003, f"{path} cannot be deleted")
+            table_path = ipath[: ipath.rstrip(".").rfind(".") + 1]
+            with self._writing(parameter_key):
+                obj.table.delete(table_path, keys[:-1], keys[-1])
+                entry = self._numbering(table_path)
+                entry["map"].pop(keys[-1], None)
+                self.numbering.set(table_path, entry)
+                for ns in (self.values, self.aliases, self.attributes, self.numbering):
+                    for k in ns.keys():
+                        if k.startswith(ipath):
+                            ns.delete(k)
+            self._notify([ipath])
+            return 1 if self.pending_reloads else 0
+
+    def get_attributes(self, path):
+        """[(name, notification, access_list)] for every parameter the path names."""
+        with self._operation():
+            return [(name, *self._attribute(name, p)) for name, p, _ in self._params(path)]
+
+    def set_attributes(self, items):
+        """SetParameterAttributes: [(path, notification or None, access_list or None)].
+
+        Checked fully before anything is stored. A partial path stores the attribute on
+        the object, inherited by everything under it (now and later), and drops the
+        settings of its descendants, as if each had been set one by one.
+        """
+        with self._operation():
+            plan = []
+            for path, notification, access in items:
+                targets = self._params(path) if not path.endswith(".") or path == "" else None
+                if notification is not None and not 0 <= int(notification) <= 6:
+                    raise CwmpFault(9003, f"Notification {notification} out of 0..6")
+                if access is not None and any(a != "Subscriber" for a in access):
+                    raise CwmpFault(9007, "AccessList entries must be 'Subscriber'")
+                if targets is None:
+                    self._resolve(path)  # the partial path must exist
+                else:
+                    for name, p, _ in targets:
+                        self._check_notification(name, p, notification)
+                plan.append((path or "Device.", notification, access))
+            with self.store.batch():
+                for path, notification, access in plan:
+                    current = list(self.attributes.get(path) or self._inherited(path))
+                    if notification is not None:
+                        current[0] = int(notification)
+                    if access is not None:
+                        current[1] = list(access)
+                    if path.endswith("."):
+                        for k in self.attributes.keys():
+                            if k.startswith(path) and k != path:
+                                self.attributes.delete(k)
+                    self.attributes.set(path, current)
+
+    def forced_inform(self):
+        """[(name, value, type)] of the parameters every Inform carries."""
+        with self._operation():
+            out = []
+            for p in self.defs.walk_params():
+                if p.forced:
+                    for name, q, keys in self._params(p.path.replace("{i}", "*")):
+                        out.append((name, self._read(q, keys, name), q.type.name))
+            return out
+
+    def notification_values(self):
+        """[(name, value, type, notification)] of every parameter with notification > 0.
+
+        What value-change detection compares between polls.
+        """
+        with self._operation():
+            paths = [k for k, (n, _) in self.attributes.items() if n > 0]
+            paths += [p.path.replace("{i}", "*") for p in self.defs.walk_params()
+                      if p.default_notification]
+            out, seen = [], set()
+            for path in paths:
+                try:
+                    found = self._params(path)
+                except CwmpFault:
+                    continue  # an instance that has gone away
+                for name, p, keys in found:
+                    if name in seen:
+                        continue
+                    seen.add(name)
+                    notification = self._attribute(name, p)[0]
+                    if notification:
+                        out.append((name, self._read(p, keys, name), p.type.name, notification))
+            return out
+
+    def take_reloads(self):
+        """The UCI packages committed since the last call, with their reload commands."""
+        pending, self.pending_reloads = self.pending_reloads, set()
+        return [(pkg, self.defs.reload.get(pkg)) for pkg in sorted(pending)]
+
+    # ------------------------------------------------------- writing internals
+    @contextlib.contextmanager
+    def _writing(self, parameter_key):
+        """One transaction: store writes batched, UCI committed once, all undone on error."""
+        try:
+            with self.store.batch():
+                yield
+                if parameter_key is not None:
+                    self._set_parameter_key(parameter_key)
+                for pkg in sorted(self.uci.changed()):
+                    self.uci.commit(pkg)
+                    self.pending_reloads.add(pkg)
+        except CwmpFault:
+            self._revert_uci()
+            raise
+        except Exception as e:  # a backend failed: nothing of this transaction stays
+            self._revert_uci()
+            log.error("transaction failed: %s", e)
+            raise CwmpFault(9002, f"Internal error: {e}") from e
+
+    def _revert_uci(self):
+        for pkg in self.uci.changed():
+            self.uci.revert(pkg)
+
+    def _transaction(self, plan, parameter_key):
+        applied = []
+        try:
+            with self._writing(parameter_key):
+                for name, p, keys, value in plan:
+                    old = p.backend.get(keys, name)
+                    try:
+                        p.backend.set(keys, name, value)
+                    except Exception as e:
+                        raise CwmpFault(9002, details=[(name, 9002, f"Internal error: {e}")]) from e
+                    applied.append((name, p, keys, old))
+        except CwmpFault:
+            for name, p, keys, old in reversed(applied):
+                with contextlib.suppress(Exception):
+                    if old is not None:
+                        p.backend.set(keys, name, old)
+            raise
+        self._notify([name for name, *_ in plan])
+
+    def _set_parameter_key(self, key):
+        p = self.defs.by_path.get("Device.ManagementServer.", None)
+        p = p and p.children.get("ParameterKey")
+        if isinstance(p, ParamDef):
+            p.backend.set((), PARAMETER_KEY, key)
+        else:
+            self.values.set(PARAMETER_KEY, key)
+
+    def _notify(self, names):
+        for listener in self.change_listeners:
+            listener(names)
+
+    def _check_alias(self, p, name, keys, value, plan):
+        if not _ALIAS.match(value) or len(value) > 64:
+            raise CwmpFault(9007, f"Invalid alias {value!r}")
+        table_path = ".".join(name.split(".")[:-2]) + "."
+        for other, _ in self._aliases(p.obj, table_path, keys[:-1]):
+            if other == value and self._read(p, keys, name) != value:
+                raise CwmpFault(9007, f"Alias {value!r} is already in use")
+        if any(q is p and v == value for _, q, _, v in plan):
+            raise CwmpFault(9007, f"Alias {value!r} is set twice")
+
+    def _check_notification(self, name, p, notification):
+        if notification is None:
+            return
+        notification = int(notification)
+        if p.notify_policy == "forceEnabled" and notification != 2:
+            raise CwmpFault(9009, f"Notification of {name} is forced to active")
+        if p.notify_policy == "forceDefaultEnabled" and notification != 2:
+            raise CwmpFault(9009, f"Notification of {name} cannot be changed")
+        if p.notify_policy == "canDeny" and notification in (2, 5, 6):
+            raise CwmpFault(9009, f"Active notification is refused for {name}")
+
+    # ------------------------------------------------------ reading internals
+    def _read(self, p, keys, name):
+        if p.secret:
+            return ""
+        try:
+            return p.type.present(p.backend.get(keys, name))
+        except CwmpFault:
+            raise
+        except Exception as e:  # a broken backend must not break a whole GetParameterValues
+            log.warning("reading %s failed: %s", name, e)
+            return ""
+
+    def read(self, name):
+        """One parameter's value as a string (secret ones included), for internal users."""
+        with self._operation():
+            p, keys = self._one_param(name)
+            return p.type.present(p.backend.get(keys, name))
+
+    def _attribute(self, name, p):
+        if p.notify_policy in ("forceEnabled", "forceDefaultEnabled"):
+            entry = self.attributes.get(name)
+            return 2, list(entry[1]) if entry else []
+        entry = self.attributes.get(name) or self._inherited(name)
+        return entry[0], list(entry[1])
+
+    def _inherited(self, name):
+        """Attributes of the nearest enclosing object that has some, else the defaults."""
+        pos = len(name.rstrip("."))
+        while pos > 0:
+            pos = name.rfind(".", 0, pos)
+            if pos < 0:
+                break
+            entry = self.attributes.get(name[: pos + 1])
+            if entry:
+                return entry
+        return [0, []]
+
+    def _list_names(self, obj, cpath, keys, at_table, next_level, out):
+        if at_table:
+            for num, key in self._instances(obj, cpath, keys):
+                ipath = f"{cpath}{num}."
+                out.append((ipath, obj.writable))
+                if not next_level:
+                    self._list_names(obj, ipath, keys + (key,), False, False, out)
+            return
+        for child in obj.children.values():
+            if isinstance(child, ParamDef):
+                out.append((cpath + child.name, child.writable))
+            else:
+                path = cpath + child.name + "."
+                out.append((path, child.writable if child.multi else False))
+                if not next_level:
+                    self._list_names(child, path, keys, child.multi, False, out)
+
+    def _params(self, path):
+        """(name, def, keys) of every parameter a path names, in tree order."""
+        if path == "":
+            path = "Device."
+        objs, params = self._resolve(path)
+        for obj, cpath, keys, at_table in objs:
+            self._collect(obj, cpath, keys, at_table, params)
+        return params
+
+    def _collect(self, obj, cpath, keys, at_table, out):
+        if at_table:
+            for num, key in self._instances(obj, cpath, keys):
+                self._collect(obj, f"{cpath}{num}.", keys + (key,), False, out)
+            return
+        for p in obj.params:
+            out.append((cpath + p.name, p, keys))
+        for child in obj.objects:
+            self._collect(child, cpath + child.name + ".", keys, child.multi, out)
+
+    def _one_param(self, name):
+        if not name or name.endswith(".") or "*" in name:
+            raise _bad_name(name)
+        params = self._resolve(name)[1]
+        if len(params) != 1:
+            raise _bad_name(name)
+        return params[0][1], params[0][2]
+
+    def _table_path(self, path):
+        """The table object an AddObject names (path ends with the table name and '.')."""
+        if not path or not path.endswith(".") or "*" in path:
+            raise _bad_name(path)
+        objs = self._resolve(path)[0]
+        if len(objs) != 1 or not objs[0][3]:
+            raise _bad_name(path)
+        obj, cpath, keys, _ = objs[0]
+        return obj, cpath, keys
+
+    def _resolve(self, path):
+        """Resolve a path into ([(obj, concrete path, keys, at_table)], [(name, param, keys)]).
+
+        ``at_table`` marks a path that names a table itself (``Device.IP.Interface.``)
+        rather than one of its instances. Raises 9005 for anything that does not exist.
+        """
+        if not isinstance(path, str) or not path.startswith("Device."):
+            raise _bad_name(path)
+        partial = path.endswith(".")
+        segments = path[:-1].split(".") if partial else path.split(".")
+        states = [(self.defs.root, "Device.", (), False)]
+        params = []
+        last = len(segments) - 1
+        for index in range(1, len(segments)):
+            seg = segments[index]
+            if not seg:
+                raise _bad_name(path)
+            nxt = []
+            for obj, cpath, keys, at_table in states:
+                if at_table:
+                    for num, key in self._select(obj, cpath, keys, seg, path):
+                        nxt.append((obj, f"{cpath}{num}.", keys + (key,), False))
+                    continue
+                child = obj.children.get(seg)
+                if child is None:
+                    raise _bad_name(path)
+                if isinstance(child, ParamDef):
+                    if index != last or partial:
+                        raise _bad_name(path)
+                    params.append((cpath + seg, child, keys))
+                else:
+                    if index == last and not partial:
+                        raise _bad_name(path)
+                    nxt.append((child, cpath + seg + ".", keys, child.multi))
+            states = nxt
+        return (states if partial else []), params
+
+    def _select(self, obj, cpath, keys, seg, path):
+        instances = self._instances(obj, cpath, keys)
+        if seg == "*":
+            return instances
+        if _NUMBER.match(seg):
+            number = int(seg)
+            found = [(n, k) for n, k in instances if n == number]
+        elif seg.startswith("[") and seg.endswith("]"):
+            alias = seg[1:-1]
+            found = [(n, k) for (a, (n, k)) in zip(
+                (a for a, _ in self._aliases(obj, cpath, keys)), instances) if a == alias]
+        else:
+            found = []
+        if not found:
+            raise _bad_name(path)
+        return found
+
+    def _aliases(self, obj, cpath, keys):
+        """[(alias, (number, key))] of a table's instances ('' where it has no Alias)."""
+        p = obj.children.get("Alias")
+        out = []
+        for num, key in self._instances(obj, cpath, keys):
+            name = f"{cpath}{num}.Alias"
+            value = p.backend.get(keys + (key,), name) if isinstance(p, ParamDef) else ""
+            out.append((value or "", (num, key)))
+        return out
+
+    def _numbering(self, cpath):
+        entry = self.numbering.get(cpath)
+        return {"next": entry["next"], "map": dict(entry["map"])} if entry else {"next": 1, "map": {}}
+
+    def _instances(self, obj, cpath, keys):
+        """[(number, key)] of a table's instances, numbers persisted and never reused."""
+        cached = self._cache.get(cpath)
+        if cached is not None:
+            return cached
+        found = [str(k) for k in obj.table.instances(cpath, keys)]
+        if obj.table_spec and obj.table_spec.get("numbering") == "sequential":
+            result = [(i, k) for i, k in enumerate(found, 1)]
+        else:
+            entry = self._numbering(cpath)
+            mapping = entry["map"]
+            changed = False
+            for k in found:
+                if k not in mapping:
+                    mapping[k] = entry["next"]
+                    entry["next"] += 1
+                    changed = True
+            present = set(found)
+            for k in [k for k in mapping if k not in present]:
+                del mapping[k]
+                changed = True
+            if changed:
+                self.numbering.set(cpath, entry)
+            result = sorted((mapping[k], k) for k in found)
+        self._cache[cpath] = result
+        return result
