@@ -33,7 +33,14 @@ class UciParam:
 
 
 class UciTable:
-    """Each section of one type in a package is an instance; its name is the key."""
+    """Each section of one type in a package is an instance; its name is the key.
+
+    Instance numbers are persisted against section names, so every instance needs a
+    name that outlives the process: an anonymous section (whose generated name changes
+    with its content) is given a real name, ``<type>_<n>``, the first time it is listed,
+    and sections created by AddObject are named from the start. That is one write to
+    the file per section, ever, and keeps ``@type[N]`` references working.
+    """
 
     def __init__(self, spec, ctx):
         self.uci = ctx.uci
@@ -41,10 +48,27 @@ class UciTable:
         self.type = spec["type"]
 
     def instances(self, path, keys):
-        return [name for name, _ in self.uci.sections(self.package, self.type)]
+        names = [name for name, _ in self.uci.sections(self.package, self.type)]
+        anonymous = [n for n in names if self.uci.anonymous(self.package, n)]
+        if anonymous and self.package not in self.uci.changed():
+            taken = {n for n, _ in self.uci.sections(self.package)}
+            for old in anonymous:
+                new = self._free_name(taken)
+                taken.add(new)
+                self.uci.rename(self.package, old, new)
+                names[names.index(old)] = new
+            self.uci.commit(self.package)
+        return names
+
+    def _free_name(self, taken):
+        n = 1
+        while f"{self.type}_{n}" in taken:
+            n += 1
+        return f"{self.type}_{n}"
 
     def add(self, path, keys, number):
-        return self.uci.add(self.package, self.type)
+        return self.uci.add(self.package, self.type,
+                            self._free_name({n for n, _ in self.uci.sections(self.package)}))
 
     def delete(self, path, keys, key):
         self.uci.delete(self.package, key)

@@ -1,0 +1,270 @@
+"""The ``cwmp`` UCI package, validated against ``cwmp.spec`` into typed :class:`Settings`.
+
+An operator who mistypes a value should learn, in one line, which file, option and value
+are wrong and what is allowed, before the daemon starts doing anything with it; a
+misspelt option name is only warned about, so a config written for a newer or older
+icwmp still loads. As icwmp does, an empty value means "not set": the default applies.
+
+Sections are found as icwmp finds them: ``cwmp.acs`` is the section named ``acs`` (old
+configs: ``config cwmp 'acs'``) or else the first section of type ``acs`` (``config acs``).
+Every ``config inform_parameter`` section is one entry of ``Settings.inform_parameters``.
+"""
+
+import calendar
+import datetime as _dt
+import importlib.resources
+import logging
+import os
+import re
+import urllib.parse
+from collections.abc import Mapping
+
+from configobj import ConfigObj, flatten_errors, get_extra_values
+from configobj.validate import ValidateError, Validator
+
+from icwmpy.config.uci import Uci, UciError
+
+PACKAGE = "cwmp"
+SECTIONS = ("acs", "cpe", "lwn", "transfer_complete", "du_state_change")
+INFORM_PARAMETER = "inform_parameter"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message is one line for the operator."""
+
+
+class _Invalid(ValidateError):
+    """A value rejected by a check; the message says what is allowed."""
+
+
+# ---------------------------------------------------------------------------- checks
+# Each takes the raw UCI value (str, or list for a `list` option) and returns it typed.
+
+_TRUE = {"1", "true", "on", "yes", "enable", "enabled"}
+_FALSE = {"0", "false", "off", "no", "disable", "disabled"}
+
+
+def _scalar(value):
+    if isinstance(value, list):
+        raise _Invalid("expected a single value (option), not a list")
+    return value.strip()
+
+
+def check_string(value):
+    if isinstance(value, list):
+        raise _Invalid("expected a single value (option), not a list")
+    return value
+
+
+def check_boolean(value):
+    word = _scalar(value).lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise _Invalid("expected a boolean: 1/0, true/false, on/off, yes/no or enable/disable")
+
+
+def check_integer(value, min=None, max=None):
+    low = None if min is None else int(min)
+    high = None if max is None else int(max)
+    if low is not None and high is not None:
+        wanted = f"an integer from {low} to {high}"
+    elif low is not None:
+        wanted = f"an integer >= {low}"
+    elif high is not None:
+        wanted = f"an integer <= {high}"
+    else:
+        wanted = "an integer"
+    text = _scalar(value)
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise _Invalid("expected " + wanted)
+    number = int(text)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise _Invalid("expected " + wanted)
+    return number
+
+
+def _choose(word, choices):
+    for choice in choices:
+        if word.lower() == choice.lower():
+            return choice
+    raise _Invalid("expected one of " + ", ".join(choices))
+
+
+def check_option(value, *choices):
+    """One of ``choices``, in any case (icwmp compares some of them case-blind)."""
+    return _choose(_scalar(value), choices)
+
+
+def check_csv_list(value, *choices):
+    items = value if isinstance(value, list) else value.split(",")
+    items = [item.strip() for item in items if item.strip()]
+    return [_choose(item, choices) for item in items] if choices else items
+
+
+def check_datetime(value):
+    """Seconds since the epoch; 0 for unset and for the CWMP Unknown Time (year 0001)."""
+    text = _scalar(value)
+    if text in ("", "0"):
+        return 0
+    try:
+        when = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise _Invalid("expected a dateTime such as 2024-01-31T12:00:00Z, or 0") from None
+    if when.year == 1:
+        return 0
+    if when.tzinfo is None:
+        return calendar.timegm(when.timetuple())
+    return int(when.timestamp())
+
+
+def check_url(value):
+    text = _scalar(value)
+    if text:
+        parts = urllib.parse.urlsplit(text)
+        if (parts.scheme.lower() not in ("http", "https") or not parts.hostname
+                or any(c.isspace() or not c.isprintable() for c in text)):
+            raise _Invalid("expected an http:// or https:// URL")
+    return text
+
+
+CHECKS = {
+    "string": check_string,
+    "boolean": check_boolean,
+    "integer": check_integer,
+    "option": check_option,
+    "csv_list": check_csv_list,
+    "datetime": check_datetime,
+    "url": check_url,
+}
+
+
+# ---------------------------------------------------------------------------- result
+
+class Section(Mapping):
+    """The validated options of one section, read as ``section.port`` or ``section["port"]``."""
+
+    def __init__(self, label, values):
+        self._label = label
+        self._values = dict(values)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"{self._label} has no option {name!r}") from None
+
+    def __getitem__(self, name):
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def __repr__(self):
+        return f"Section({self._label!r}, {self._values!r})"
+
+
+class Settings:
+    """The whole validated ``cwmp`` package.
+
+    ``acs``, ``cpe``, ``lwn``, ``transfer_complete``, ``du_state_change`` are
+    :class:`Section` objects; ``inform_parameters`` is a list of dicts (``section``: the
+    UCI section name, ``enable``, ``parameter_name``, ``events_list``); ``path`` is the file.
+    """
+
+    def __init__(self, path, sections, inform_parameters):
+        self.path = path
+        for name in SECTIONS:
+            setattr(self, name, sections[name])
+        self.inform_parameters = inform_parameters
+
+    def __repr__(self):
+        return f"Settings({self.path!r})"
+
+
+# ---------------------------------------------------------------------------- loading
+
+def _spec_lines():
+    return importlib.resources.files(__package__).joinpath("cwmp.spec").read_text().splitlines()
+
+
+def _warner(warn):
+    if warn is None:
+        return logging.getLogger(__name__).warning
+    return getattr(warn, "warning", warn)
+
+
+def _set_values(options):
+    """The options that are set: icwmp reads an empty value as absent."""
+    return {k: v for k, v in options.items() if v != ""}
+
+
+def _gather(uci, path, warn):
+    """Pick the sections icwmp reads: (their set options for configobj, display labels)."""
+    data, labels, used = {}, {}, set()
+    for name in SECTIONS:
+        found = name if uci.section_type(PACKAGE, name) is not None else None
+        if found is None:
+            typed = uci.sections(PACKAGE, name)
+            found = typed[0][0] if typed else None
+        if found is not None:
+            used.add(found)
+            data[name] = _set_values(uci.options(PACKAGE, found))
+        labels[(name,)] = f"{PACKAGE}.{name}"
+    data[INFORM_PARAMETER] = {}
+    for index, (name, _) in enumerate(uci.sections(PACKAGE, INFORM_PARAMETER)):
+        if name in used:
+            continue
+        used.add(name)
+        data[INFORM_PARAMETER][name] = _set_values(uci.options(PACKAGE, name))
+        labels[(INFORM_PARAMETER, name)] = f"{PACKAGE}.@{INFORM_PARAMETER}[{index}]"
+    for name, type in uci.sections(PACKAGE):
+        if name not in used:
+            warn(f"{path}: {PACKAGE}.{name}: section of type '{type}' is not used (ignored)")
+    return data, labels
+
+
+def _at(tree, sections):
+    for name in sections:
+        tree = tree.get(name, {})
+    return tree
+
+
+def load_settings(confdir, warn=None, uci=None):
+    """Read and validate ``<confdir>/cwmp``; raise :class:`ConfigError` on a bad value.
+
+    ``warn`` is a logger or a callable taking a message (default: this module's logger);
+    ``uci`` an existing :class:`Uci` for ``confdir`` to share its cache.
+    """
+    warn = _warner(warn)
+    uci = uci or Uci(confdir)
+    path = uci.path(PACKAGE)
+    if not os.path.isfile(path):
+        warn(f"{path}: no such file, using the defaults")
+    try:
+        data, labels = _gather(uci, path, warn)
+    except UciError as e:
+        raise ConfigError(str(e)) from None
+
+    config = ConfigObj(data, configspec=_spec_lines(), interpolation=False)
+    results = config.validate(Validator(CHECKS), preserve_errors=True)
+    for sections, key, error in flatten_errors(config, results):
+        label = labels.get(tuple(sections), ".".join([PACKAGE, *sections]))
+        value = _at(data, sections).get(key)
+        message = str(error) if isinstance(error, Exception) else "missing"
+        raise ConfigError(f"{path}: {label}.{key} = {value!r}: {message}")
+    for sections, key in get_extra_values(config):
+        label = labels.get(tuple(sections), ".".join([PACKAGE, *sections]))
+        warn(f"{path}: {label}.{key}: unknown option (ignored)")
+        del _at(config, sections)[key]
+
+    known = {name: Section(labels[(name,)], config[name]) for name in SECTIONS}
+    informs = [dict(config[INFORM_PARAMETER][name], section=name)
+               for name in config[INFORM_PARAMETER]]
+    return Settings(path, known, informs)

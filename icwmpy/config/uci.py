@@ -1,0 +1,594 @@
+"""UCI configuration files: read and write a config directory the way ``uci -c DIR`` does.
+
+OpenWrt keeps its configuration in ``/etc/config/<package>`` files of ``config``,
+``option`` and ``list`` statements. icwmp's operators (and scripts such as the DHCP
+option 43 hook) edit those files with the ``uci`` tool, so the agent must read every
+form that tool reads and write files that tool reads back.
+
+Changes are staged in memory, as ``uci set`` stages them in ``/tmp/.uci``: a data model
+transaction stages many sets and then commits once (one atomic file replacement) or
+reverts. Staged changes are kept as a list of operations; if the file changed on disk
+meanwhile, commit replays them onto the new content instead of overwriting it.
+
+Syntax handled: ``package``, ``config TYPE [NAME]``, ``option NAME [VALUE]``,
+``list NAME VALUE`` (and the one-letter forms), unquoted, ``'single'`` and ``"double"``
+quoted words with backslash escapes (outside single quotes), adjacent quoted pieces forming
+one word, quoted values spanning lines, a backslash at the end of a line continuing it,
+``#`` comments and ``;`` between statements.
+"""
+
+import os
+import re
+import threading
+import zlib
+
+from icwmpy.store import write_atomic
+
+_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
+_PACKAGE = re.compile(r"[A-Za-z0-9_-]+\Z")
+_TYPE = re.compile(r"[!-~]+\Z")  # printable ASCII, no space: what uci accepts as a type
+_PLAIN_TYPE = re.compile(r"[A-Za-z0-9_-]+\Z")
+_REF = re.compile(r"@(.+)\[(-?\d+)\]\Z")
+_PLAIN = re.compile(r"[^ \t\n\r\v\f;#'\"\\]+")
+_SPACE = " \t\r\v\f"
+_COMMANDS = {"p": "package", "c": "config", "o": "option", "l": "list"}
+
+
+class UciError(Exception):
+    """A UCI file that does not parse, or an operation on something that is not there.
+
+    ``path`` and ``line`` say where a parse error is; the message includes them.
+    """
+
+    def __init__(self, message, path=None, line=None):
+        self.path = path
+        self.line = line
+        where = f"{path}:{line}: " if line is not None else (f"{path}: " if path else "")
+        super().__init__(where + message)
+
+
+class _Section:
+    __slots__ = ("type", "anonymous", "options")
+
+    def __init__(self, type, anonymous):
+        self.type = type
+        self.anonymous = anonymous
+        self.options = {}
+
+    def copy(self):
+        s = _Section(self.type, self.anonymous)
+        s.options = {k: _copy_value(v) for k, v in self.options.items()}
+        return s
+
+
+def _copy_value(value):
+    return list(value) if isinstance(value, list) else value
+
+
+def _copy_sections(sections):
+    return {name: s.copy() for name, s in sections.items()}
+
+
+def _anonymous_name(position, seed):
+    """uci's style of name for an anonymous section: ``cfg`` + 6 hex digits."""
+    return "cfg%02x%04x" % (position & 0xFF, zlib.crc32(seed.encode("utf-8", "surrogateescape")) & 0xFFFF)
+
+
+# ---------------------------------------------------------------------------- parsing
+
+class _Parser:
+    """Turns the text of one package file into an ordered ``{name: _Section}``."""
+
+    def __init__(self, text, path, package):
+        self.text = text
+        self.path = path
+        self.package = package
+        self.pos = 0
+        self.line = 1
+        self.entries = []  # [name or None, _Section] in file order
+        self.named = {}
+        self.current = None
+
+    def error(self, message, line):
+        raise UciError(message, self.path, line)
+
+    def parse(self):
+        while True:
+            words = self._statement()
+            if words is None:
+                break
+            if words:
+                self._command(words)
+        return self._finish()
+
+    def _statement(self):
+        """The words of the next statement, [] for an empty one, None at end of file."""
+        text, words = self.text, []
+        while True:
+            while self.pos < len(text) and text[self.pos] in _SPACE:
+                self.pos += 1
+            if self.pos >= len(text):
+                return words or None
+            c = text[self.pos]
+            if c == "\n":
+                self.pos += 1
+                self.line += 1
+                return words
+            if c == ";":
+                self.pos += 1
+                return words
+            if c == "#":
+                end = text.find("\n", self.pos)
+                self.pos = len(text) if end < 0 else end
+            elif self._continuation():
+                continue
+            else:
+                line = self.line
+                words.append((self._word(), line))
+
+    def _continuation(self):
+        """Skip a backslash that ends the line: the statement goes on on the next line."""
+        for ending in ("\\\n", "\\\r\n"):
+            if self.text.startswith(ending, self.pos):
+                self.pos += len(ending)
+                self.line += 1
+                return True
+        return False
+
+    def _word(self):
+        text, out = self.text, []
+        while self.pos < len(text):
+            m = _PLAIN.match(text, self.pos)
+            if m:
+                out.append(m.group())
+                self.pos = m.end()
+                continue
+            c = text[self.pos]
+            if c == "'":
+                end = text.find("'", self.pos + 1)
+                if end < 0:
+                    self.error("unterminated '", self.line)
+                chunk = text[self.pos + 1:end]
+                out.append(chunk)
+                self.line += chunk.count("\n")
+                self.pos = end + 1
+            elif c == '"':
+                out.append(self._double_quoted())
+            elif c == "\\":
+                if not self._continuation():
+                    out.append(text[self.pos + 1:self.pos + 2])
+                    self.pos += 2
+            else:  # whitespace, ';' or '#': the word ends here
+                break
+        return "".join(out)
+
+    def _double_quoted(self):
+        text, start_line, out = self.text, self.line, []
+        self.pos += 1
+        while self.pos < len(text):
+            c = text[self.pos]
+            if c == '"':
+                self.pos += 1
+                return "".join(out)
+            if c == "\\":
+                if self._continuation():
+                    continue
+                c = text[self.pos + 1:self.pos + 2]
+                self.pos += 1
+            if c == "\n":
+                self.line += 1
+            out.append(c)
+            self.pos += 1
+        self.error('unterminated "', start_line)
+
+    def _command(self, words):
+        (word, line), args = words[0], words[1:]
+        command = _COMMANDS.get(word, word) if len(word) == 1 else word
+        handler = getattr(self, "_cmd_" + command, None) if command in _COMMANDS.values() else None
+        if handler is None:
+            self.error(f"invalid command '{word}'", line)
+        handler(args, line)
+
+    def _arity(self, args, line, least, most):
+        if len(args) < least:
+            self.error("insufficient arguments", line)
+        if len(args) > most:
+            self.error("too many arguments", args[most][1])
+
+    def _valid_name(self, name, line, what="name"):
+        if not _NAME.match(name):
+            self.error(f"invalid character in {what} field: {name!r}", line)
+
+    def _cmd_package(self, args, line):
+        self._arity(args, line, 1, 1)
+        if args[0][0] != self.package:
+            self.error(f"package '{args[0][0]}' in the file of package '{self.package}'", line)
+
+    def _cmd_config(self, args, line):
+        self._arity(args, line, 1, 2)
+        type, name = args[0][0], args[1][0] if len(args) > 1 else ""
+        if not _TYPE.match(type):
+            self.error(f"invalid character in type field: {type!r}", line)
+        if not name:
+            self.current = _Section(type, True)
+            self.entries.append([None, self.current])
+            return
+        self._valid_name(name, args[1][1])
+        existing = self.named.get(name)
+        if existing is not None:  # uci merges a repeated named section into the first
+            existing.type = type
+            self.current = existing
+            return
+        self.current = self.named[name] = _Section(type, False)
+        self.entries.append([name, self.current])
+
+    def _cmd_option(self, args, line):
+        self._need_section(line)
+        self._arity(args, line, 1, 2)
+        self._valid_name(args[0][0], args[0][1])
+        self.current.options[args[0][0]] = args[1][0] if len(args) > 1 else ""
+
+    def _cmd_list(self, args, line):
+        self._need_section(line)
+        self._arity(args, line, 2, 2)
+        name, value = args[0][0], args[1][0]
+        self._valid_name(name, args[0][1])
+        old = self.current.options.get(name)
+        if old is None:
+            self.current.options[name] = [value]
+        elif isinstance(old, list):
+            old.append(value)
+        else:
+            self.current.options[name] = [old, value]
+
+    def _need_section(self, line):
+        if self.current is None:
+            self.error("option or list before the first config section", line)
+
+    def _finish(self):
+        sections = {}
+        taken = set(self.named)
+        for position, (name, section) in enumerate(self.entries, 1):
+            if name is None:
+                seed = section.type + repr(sorted(section.options.items()))
+                name = _anonymous_name(position, seed)
+                while name in taken:
+                    seed += "+"
+                    name = _anonymous_name(position, seed)
+                taken.add(name)
+            sections[name] = section
+        return sections
+
+
+def parse(text, path="<string>", package=None):
+    """Parse the text of a package file into ``{section name: _Section}`` (file order)."""
+    if package is None:
+        package = os.path.basename(path)
+    return _Parser(text, path, package).parse()
+
+
+# ---------------------------------------------------------------------------- writing
+
+def quote(value):
+    """Single-quote ``value`` for a UCI file: ``'`` becomes ``'\\''`` as uci writes it."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def dump(sections):
+    """The text of a package file, in the layout ``uci commit`` writes."""
+    out = []
+    for name, s in sections.items():
+        head = "config " + (s.type if _PLAIN_TYPE.match(s.type) else quote(s.type))
+        out.append(head + ("" if s.anonymous else " " + quote(name)) + "\n")
+        for option, value in s.options.items():
+            if isinstance(value, list):
+                out.extend(f"\tlist {option} {quote(v)}\n" for v in value)
+            else:
+                out.append(f"\toption {option} {quote(value)}\n")
+        out.append("\n")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------- operations
+
+def _apply(sections, op):
+    """Apply one staged operation; raise UciError if it no longer makes sense."""
+    kind = op[0]
+    if kind == "set":
+        _, name, option, value = op
+        section = _need(sections, name)
+        if value is None:
+            section.options.pop(option, None)
+        else:
+            section.options[option] = _copy_value(value)
+    elif kind == "section":
+        _, name, type = op
+        if name in sections:
+            sections[name].type = type
+        else:
+            sections[name] = _Section(type, False)
+    elif kind == "add":
+        _, name, type = op
+        if name in sections:
+            raise UciError(f"section '{name}' already exists")
+        sections[name] = _Section(type, True)
+    elif kind == "delete":
+        _, name, option = op
+        _need(sections, name)
+        if option is None:
+            del sections[name]
+        else:
+            sections[name].options.pop(option, None)
+    elif kind == "rename":
+        _, old, new = op
+        _need(sections, old)
+        if new in sections:
+            raise UciError(f"section '{new}' already exists")
+        renamed = {}
+        for name, section in sections.items():
+            if name == old:
+                section.anonymous = False
+                name = new
+            renamed[name] = section
+        sections.clear()
+        sections.update(renamed)
+
+
+def _need(sections, name):
+    section = sections.get(name)
+    if section is None:
+        raise UciError(f"no section '{name}'")
+    return section
+
+
+def _check_value(value):
+    if isinstance(value, str):
+        values = [value]
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        values = value
+    else:
+        raise TypeError(f"a UCI value is a str or a list of str, not {value!r}")
+    if any("\0" in v for v in values):
+        raise UciError("a UCI value cannot contain a NUL character")
+    return value if isinstance(value, str) else (list(value) or None)
+
+
+def _check_name(name, what="name"):
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UciError(f"invalid {what} {name!r}: letters, digits and '_' only")
+
+
+def _check_type(type):
+    if not isinstance(type, str) or not _TYPE.match(type):
+        raise UciError(f"invalid section type {type!r}")
+
+
+class _Loaded:
+    __slots__ = ("sections", "signature")
+
+    def __init__(self, sections, signature):
+        self.sections = sections
+        self.signature = signature
+
+
+class _Staged:
+    __slots__ = ("sections", "ops", "base")
+
+    def __init__(self, sections, ops, base):
+        self.sections = sections
+        self.ops = ops
+        self.base = base  # signature of the file the changes were staged against
+
+
+def _signature(st):
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class Uci:
+    """The packages of one config directory, with staged changes and atomic commits.
+
+    Sections are addressed by name or as ``@type[N]`` (N counts from 0, negative from the
+    end). Anonymous sections get uci-like names (``cfg`` + 6 hex digits) derived from their
+    position and content, so a name stays the same as long as the file does.
+    Thread-safe: one lock serialises every call.
+    """
+
+    def __init__(self, confdir):
+        self.confdir = confdir
+        self._lock = threading.RLock()
+        self._loaded = {}
+        self._staged = {}
+        self._added = 0
+
+    def path(self, pkg):
+        return os.path.join(self.confdir, pkg)
+
+    # ------------------------------------------------------------------ reading
+
+    def packages(self):
+        """Names of the packages present on disk or staged, sorted."""
+        with self._lock:
+            try:
+                names = {n for n in os.listdir(self.confdir)
+                         if _PACKAGE.match(n) and os.path.isfile(self.path(n))}
+            except FileNotFoundError:
+                names = set()
+            return sorted(names | set(self._staged))
+
+    def get(self, pkg, section, option, default=None):
+        """The value (str, or list of str for a ``list``) or ``default`` if absent."""
+        with self._lock:
+            s = self._section(pkg, section)
+            if s is None or option not in s.options:
+                return default
+            return _copy_value(s.options[option])
+
+    def section_type(self, pkg, section):
+        """The type of a section, or None if there is no such section."""
+        with self._lock:
+            s = self._section(pkg, section)
+            return None if s is None else s.type
+
+    def sections(self, pkg, type=None):
+        """``[(name, type)]`` in file order, only those of ``type`` if given."""
+        with self._lock:
+            view = self._view(pkg) or {}
+            return [(name, s.type) for name, s in view.items() if type is None or s.type == type]
+
+    def options(self, pkg, section):
+        """All options of a section as a new dict, or None if there is no such section."""
+        with self._lock:
+            s = self._section(pkg, section)
+            return None if s is None else {k: _copy_value(v) for k, v in s.options.items()}
+
+    def anonymous(self, pkg, section):
+        """True if the section exists and has no name of its own in the file."""
+        with self._lock:
+            s = self._section(pkg, section)
+            return s is not None and s.anonymous
+
+    def resolve(self, pkg, section):
+        """The name of a section given by name or ``@type[N]``, or None."""
+        with self._lock:
+            return self._resolve(self._view(pkg) or {}, section)
+
+    # ------------------------------------------------------------------ changing
+
+    def set(self, pkg, section, option, value):
+        """Stage ``pkg.section.option = value`` (str, or list of str; [] deletes it)."""
+        _check_name(option, "option name")
+        value = _check_value(value)
+        with self._lock:
+            self._stage(pkg, ("set", self._existing(pkg, section), option, value))
+
+    def set_section(self, pkg, name, type):
+        """Stage a named section of ``type`` (created, or its type changed)."""
+        _check_name(name, "section name")
+        _check_type(type)
+        self._check_package(pkg)
+        with self._lock:
+            self._stage(pkg, ("section", name, type))
+
+    def add(self, pkg, type, name=None):
+        """Stage a new empty section (anonymous unless ``name``) and return its name."""
+        _check_type(type)
+        self._check_package(pkg)
+        with self._lock:
+            view = self._view(pkg) or {}
+            if name is not None:
+                _check_name(name, "section name")
+                if name in view:
+                    raise UciError(f"{pkg}.{name} already exists")
+                self._stage(pkg, ("section", name, type))
+                return name
+            while True:
+                self._added += 1
+                name = _anonymous_name(len(view) + 1, f"{type}/{self._added}/{id(self)}")
+                if name not in view:
+                    break
+            self._stage(pkg, ("add", name, type))
+            return name
+
+    def delete(self, pkg, section, option=None):
+        """Stage the removal of a section, or of one of its options."""
+        with self._lock:
+            self._stage(pkg, ("delete", self._existing(pkg, section), option))
+
+    def rename(self, pkg, section, new_name):
+        """Stage a new name for a section (an anonymous one becomes named)."""
+        _check_name(new_name, "section name")
+        with self._lock:
+            self._stage(pkg, ("rename", self._existing(pkg, section), new_name))
+
+    def changed(self):
+        """The packages that have staged changes."""
+        with self._lock:
+            return set(self._staged)
+
+    def revert(self, pkg):
+        """Drop the staged changes of ``pkg``."""
+        with self._lock:
+            self._staged.pop(pkg, None)
+
+    def commit(self, pkg):
+        """Write the staged changes of ``pkg`` to its file, atomically."""
+        with self._lock:
+            staged = self._staged.get(pkg)
+            if staged is None:
+                return
+            loaded = self._fresh(pkg)
+            current = loaded.signature if loaded else None
+            sections = staged.sections
+            if current != staged.base:  # changed on disk since staging: replay onto it
+                sections = _copy_sections(loaded.sections if loaded else {})
+                for op in staged.ops:
+                    try:
+                        _apply(sections, op)
+                    except UciError:
+                        pass  # as uci: a change whose target vanished is dropped
+            path = self.path(pkg)
+            write_atomic(path, dump(sections).encode("utf-8", "surrogateescape"))
+            self._loaded[pkg] = _Loaded(sections, _signature(os.stat(path)))
+            del self._staged[pkg]
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_package(self, pkg):
+        if not isinstance(pkg, str) or not _PACKAGE.match(pkg):
+            raise UciError(f"invalid package name {pkg!r}")
+
+    def _fresh(self, pkg):
+        """The committed content of ``pkg``, re-read if the file changed; None if absent."""
+        self._check_package(pkg)
+        path = self.path(pkg)
+        try:
+            signature = _signature(os.stat(path))
+        except FileNotFoundError:
+            self._loaded.pop(pkg, None)
+            return None
+        loaded = self._loaded.get(pkg)
+        if loaded is None or loaded.signature != signature:
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8", "surrogateescape")
+            loaded = self._loaded[pkg] = _Loaded(parse(text, path, pkg), signature)
+        return loaded
+
+    def _view(self, pkg):
+        staged = self._staged.get(pkg)
+        if staged is not None:
+            return staged.sections
+        loaded = self._fresh(pkg)
+        return loaded.sections if loaded else None
+
+    @staticmethod
+    def _resolve(sections, ref):
+        if not isinstance(ref, str):
+            return None
+        m = _REF.match(ref)
+        if m is None:
+            return ref if ref in sections else None
+        names = [name for name, s in sections.items() if s.type == m.group(1)]
+        index = int(m.group(2))
+        return names[index] if -len(names) <= index < len(names) else None
+
+    def _section(self, pkg, ref):
+        view = self._view(pkg) or {}
+        name = self._resolve(view, ref)
+        return None if name is None else view[name]
+
+    def _existing(self, pkg, ref):
+        name = self._resolve(self._view(pkg) or {}, ref)
+        if name is None:
+            raise UciError(f"{pkg}.{ref}: no such section")
+        return name
+
+    def _stage(self, pkg, op):
+        staged = self._staged.get(pkg)
+        if staged is not None:
+            _apply(staged.sections, op)
+            staged.ops.append(op)
+            return
+        loaded = self._fresh(pkg)
+        sections = _copy_sections(loaded.sections) if loaded else {}
+        _apply(sections, op)  # raises before anything is staged
+        self._staged[pkg] = _Staged(sections, [op], loaded.signature if loaded else None)
