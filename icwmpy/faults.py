@@ -42,7 +42,7 @@ MESSAGES = {
 
 
 # Codes the standard marks as the requester's fault; every other one is "Server".
-CLIENT_CODES = frozenset({9003, 9005, 9006, 9007, 9008})
+CLIENT_CODES = frozenset({8003, 9003, 9005, 9006, 9007, 9008})
 
 
 class CwmpFault(Exception):

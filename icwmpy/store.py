@@ -8,12 +8,18 @@ power cut the file holds either the old or the new content, never a mix.
 Writes can be batched: inside ``with store.batch():`` changes are kept in memory and
 written once when the outermost batch ends, so an atomic SetParameterValues of a
 thousand parameters costs one file write per namespace it touched.
+
+The daemon uses the store from two threads (the event loop and the data model worker):
+batches are per thread, and a lock held only while a namespace changes or is written
+keeps a write from seeing a half-changed dict. No lock is held across a batch, so the
+event loop never waits for a data model transaction.
 """
 
 import contextlib
 import json
 import os
 import tempfile
+import threading
 
 
 def write_atomic(path, data):
@@ -63,21 +69,28 @@ class Namespace:
         return list(self._data.keys())
 
     def set(self, key, value):
-        if self._data.get(key, self) != value:
+        with self._store.lock:
+            if self._data.get(key, self) == value:
+                return
             self._data[key] = value
-            self._store._changed(self)
+        self._store._changed(self)
 
     def delete(self, key):
-        if self._data.pop(key, self) is not self:
-            self._store._changed(self)
+        with self._store.lock:
+            if self._data.pop(key, self) is self:
+                return
+        self._store._changed(self)
 
     def replace(self, mapping):
         """Make the namespace hold exactly ``mapping``."""
-        self._data = dict(mapping)
+        with self._store.lock:
+            self._data = dict(mapping)
         self._store._changed(self)
 
     def flush(self):
-        write_atomic(self.path, json.dumps(self._data, separators=(",", ":"), sort_keys=True).encode())
+        with self._store.lock:
+            data = json.dumps(self._data, separators=(",", ":"), sort_keys=True).encode()
+            write_atomic(self.path, data)
 
 
 class Store:
@@ -85,34 +98,44 @@ class Store:
 
     def __init__(self, directory):
         self.directory = directory
+        self.lock = threading.RLock()
         self._namespaces = {}
-        self._depth = 0
-        self._dirty = {}
+        self._local = threading.local()
 
     def __getitem__(self, name):
-        ns = self._namespaces.get(name)
-        if ns is None:
-            ns = self._namespaces[name] = Namespace(self, name)
-        return ns
+        with self.lock:
+            ns = self._namespaces.get(name)
+            if ns is None:
+                ns = self._namespaces[name] = Namespace(self, name)
+            return ns
+
+    def _batch_state(self):
+        local = self._local
+        if not hasattr(local, "depth"):
+            local.depth, local.dirty = 0, {}
+        return local
 
     @contextlib.contextmanager
     def batch(self):
-        """Group changes; they are written when the outermost batch exits (even on error,
-        since what was changed in memory is the state the caller decided on)."""
-        self._depth += 1
+        """Group this thread's changes; they are written when its outermost batch exits
+        (even on error: what was changed in memory is the state the caller decided on)."""
+        local = self._batch_state()
+        local.depth += 1
         try:
             yield self
         finally:
-            self._depth -= 1
-            if self._depth == 0:
-                self._flush()
+            local.depth -= 1
+            if local.depth == 0:
+                self._flush(local)
 
     def _changed(self, ns):
-        self._dirty[ns.path] = ns
-        if self._depth == 0:
-            self._flush()
+        local = self._batch_state()
+        local.dirty[ns.path] = ns
+        if local.depth == 0:
+            self._flush(local)
 
-    def _flush(self):
-        dirty, self._dirty = self._dirty, {}
+    @staticmethod
+    def _flush(local):
+        dirty, local.dirty = local.dirty, {}
         for ns in dirty.values():
             ns.flush()
