@@ -309,7 +309,9 @@ def test_change_listeners_hear_successful_sets_only(env):
     env.model.set_values([("Device.ManagementServer.URL", "http://x/", None)])
     with pytest.raises(CwmpFault):
         env.model.set_values([("Device.ManagementServer.URL", "y" * 300, None)])
-    assert heard == [["Device.ManagementServer.URL"]]
+    assert heard == [{"Device.ManagementServer.URL": "http://x/"}]
+    env.model.add_object("Device.Bench.Item.")
+    assert heard[-1] == {"Device.Bench.Item.1.": None}
 
 
 def test_definition_errors_name_file_and_path(tmp_path):

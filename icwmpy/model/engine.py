@@ -192,7 +192,7 @@ class DataModel:
                 self.numbering.set(cpath, entry)
                 if alias is not None:
                     self.aliases.set(f"{cpath}{number}.Alias", alias)
-            self._notify([f"{cpath}{number}."])
+            self._notify({f"{cpath}{number}.": None})
             return number, 1 if self.pending_reloads else 0
 
     def delete_object(self, path, parameter_key=None):
@@ -216,7 +216,7 @@ class DataModel:
                     for k in ns.keys():
                         if k.startswith(ipath):
                             ns.delete(k)
-            self._notify([ipath])
+            self._notify({ipath: None})
             return 1 if self.pending_reloads else 0
 
     def get_attributes(self, path):
@@ -321,7 +321,7 @@ class DataModel:
         for pkg in self.uci.changed():
             self.uci.revert(pkg)
 
-    def _transaction(self, plan, parameter_key):
+    def _transaction(self, plan, parameter_key, notify=True):
         applied = []
         try:
             with self._writing(parameter_key):
@@ -338,7 +338,8 @@ class DataModel:
                     if old is not None:
                         p.backend.set(keys, name, old)
             raise
-        self._notify([name for name, *_ in plan])
+        if notify:
+            self._notify({name: value for name, _, _, value in plan})
 
     def _set_parameter_key(self, key):
         p = self.defs.by_path.get("Device.ManagementServer.", None)
@@ -348,9 +349,11 @@ class DataModel:
         else:
             self.values.set(PARAMETER_KEY, key)
 
-    def _notify(self, names):
+    def _notify(self, changes):
+        """Tell listeners what a successful transaction changed: {name: new value}, with
+        None for added or deleted objects. Called in the thread that made the change."""
         for listener in self.change_listeners:
-            listener(names)
+            listener(changes)
 
     def _check_alias(self, p, name, keys, value, plan):
         if not _ALIAS.match(value) or len(value) > 64:
@@ -390,6 +393,14 @@ class DataModel:
         with self._operation():
             p, keys = self._one_param(name)
             return p.type.present(p.backend.get(keys, name))
+
+    def write(self, name, value):
+        """Set a value the agent itself owns (ConnectionRequestURL, NATDetected, ...):
+        read-only for the ACS, so no writability check and no ParameterKey. Listeners
+        (who hear what the ACS changed) are not told: value change detection will see it."""
+        with self._operation():
+            p, keys = self._one_param(name)
+            self._transaction([(name, p, keys, p.type.check(value))], None, notify=False)
 
     def _attribute(self, name, p):
         if p.notify_policy in ("forceEnabled", "forceDefaultEnabled"):

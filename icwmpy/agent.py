@@ -1,0 +1,467 @@
+"""One CPE: its events, schedules and sessions with the ACS.
+
+The Agent decides *when* a session runs and feeds it: triggers (boot, periodic,
+scheduled, connection request, value change, D-Bus) add an event to the persisted
+queue and wake the loop; a trigger that arrives during a session is coalesced into
+the next one. A failed session is retried after the TR-069 back-off. Everything the
+ACS asks for is answered by :class:`icwmpy.rpc.RpcHandler` against the data model,
+whose calls run in one worker thread so the event loop never blocks.
+"""
+
+import asyncio
+import datetime
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from icwmpy import schedule
+from icwmpy.config.settings import ConfigError, load_settings
+from icwmpy.cwmp import soap
+from icwmpy.cwmp.events import EventQueue, is_valid
+from icwmpy.cwmp.session import CpeRequest, Done, Failed, Handle, Send, Session
+from icwmpy.notify import ValueWatcher
+from icwmpy.rpc import RpcHandler
+from icwmpy.rpc.options import Options
+from icwmpy.transport import AcsClient, TransportError
+
+log = logging.getLogger("icwmpy")
+
+SUPPORTED_VERSIONS = "1.0,1.1,1.2,1.3,1.4"
+DEVICE_ID = {"Manufacturer": "Device.DeviceInfo.Manufacturer",
+             "OUI": "Device.DeviceInfo.ManufacturerOUI",
+             "ProductClass": "Device.DeviceInfo.ProductClass",
+             "SerialNumber": "Device.DeviceInfo.SerialNumber"}
+GET_RPC_METHODS = "GetRPCMethods"
+
+
+class Agent:
+    """A CPE. ``model`` is its DataModel, ``uci`` the shared Uci, ``store`` its Store,
+    ``transfers`` its TransferQueue; ``boot`` = started by a (re)boot (``-b``)."""
+
+    def __init__(self, *, confdir, model, uci, store, curl_loop, transfers,
+                 boot=False, get_rpc_methods=False):
+        self.confdir = confdir
+        self.model = model
+        self.uci = uci
+        self.store = store
+        self.curl = curl_loop
+        self.transfers = transfers
+        self.settings = load_settings(confdir, warn=log.warning, uci=uci)
+        self.events = EventQueue(store)
+        self.watcher = ValueWatcher(store)
+        self.state = store["agent"]
+        self.options = Options(store)
+        self.rpc = RpcHandler(model, self)
+        self.boot = boot
+        self.want_get_rpc_methods = get_rpc_methods
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="model")
+        self.retry = 0
+        self.in_session = False
+        self.exit_code = None
+        self.stats = {"sessions": 0, "success": 0, "failure": 0}
+        self.last_session = None
+        self.next_session = None
+        self.session_listeners = []   # callables (event, detail) for "started"/"ended"
+        self._wake = asyncio.Event()
+        self._deferred = False
+        self._stopping = False
+        self._timers = {}
+        self._last_active = 0.0
+        self._loop = None
+        model.change_listeners.append(self._model_changed)
+
+    # ---------------------------------------------------------------- services
+    async def run_model(self, fn, *args):
+        """Run a data model call in the worker thread."""
+        return await self._loop.run_in_executor(self.executor, fn, *args)
+
+    def trigger(self, code=None, command_key=""):
+        """Ask for a session, carrying ``code`` (persisted first). Never dropped: during a
+        session it is coalesced into the next one."""
+        if code is not None:
+            if not is_valid(code):
+                raise ValueError(f"unknown event code {code!r}")
+            self.events.add(code, command_key)
+        if self.in_session:
+            self._deferred = True
+        else:
+            self._cancel("retry")
+            self._wake.set()
+
+    def reboot(self, command_key):
+        """Reboot RPC: persist M Reboot for after the boot, act when the session ends."""
+        after = self.state.get("after_boot", [])
+        self.state.set("after_boot", after + [["M Reboot", command_key]])
+        self.state.set("action", "reboot")
+
+    def factory_reset(self):
+        self.state.set("action", "factory_reset")
+
+    def schedule_inform(self, delay_seconds, command_key):
+        due = time.time() + delay_seconds
+        self.state.set("scheduled", self.state.get("scheduled", []) + [[due, command_key]])
+        self._arm_scheduled()
+
+    async def check_values(self):
+        """Look for value changes now (periodic poll, or on request from D-Bus)."""
+        current = await self.run_model(self.model.notification_values)
+        passive, active = self.watcher.check(current)
+        if passive or active:
+            log.info("value change: %s", ", ".join(passive + active))
+            self.events.add("4 VALUE CHANGE")
+        if active:
+            throttle = self._active_throttle()
+            wait = self._last_active + throttle - time.time()
+            if wait > 0:
+                self._at("throttle", time.time() + wait, self.trigger)
+            else:
+                self._last_active = time.time()
+                self.trigger()
+        return passive + active
+
+    def stop(self):
+        self._stopping = True
+        self._wake.set()
+
+    def reload(self):
+        """Re-read the configuration (SIGHUP, D-Bus); deferred while a session runs."""
+        if self.in_session:
+            self.state.set("reload_pending", True)
+            return
+        self._reload_settings()
+
+    # ---------------------------------------------------------------- main loop
+    async def run(self):
+        self._loop = asyncio.get_running_loop()
+        self._startup()
+        workers = [asyncio.create_task(self.transfers.run()),
+                   asyncio.create_task(self._poll_values())]
+        try:
+            if self.events.pending or self.transfers.pending_requests():
+                self._wake.set()
+            while not self._stopping:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._stopping:
+                    break
+                ok = await self._session()
+                await self._after_session()
+                if ok is False:
+                    self.retry += 1
+                    delay = schedule.retry_wait(self.retry, self.settings.acs.retry_min_wait_interval,
+                                                self.settings.acs.retry_interval_multiplier)
+                    log.info("session failed, retry %d in %.0f s", self.retry, delay)
+                    self._at("retry", time.time() + delay, self._wake.set)
+                elif ok:
+                    self.retry = 0
+                if self._deferred and not self._stopping:
+                    self._deferred = False
+                    self._cancel("retry")
+                    self._wake.set()
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            for name in list(self._timers):
+                self._cancel(name)
+            self.executor.shutdown(wait=True)
+        return self.exit_code or 0
+
+    def _startup(self):
+        action = self.state.get("action")
+        if action and self.settings.cpe.reboot_command == "exit":
+            self.boot = True  # in the sandbox, the restart after an exit is the reboot
+        if self.boot:
+            self.events.rebooted()
+            for code, key in self.state.get("after_boot", []):
+                self.events.add(code, key)
+            self.state.delete("after_boot")
+            self.state.delete("action")
+            self.events.add("1 BOOT")
+        elif action:
+            log.warning("a %s was requested but the device did not go down: doing it now", action)
+            self._loop.call_soon(lambda: asyncio.ensure_future(self._do_action(action)))
+        if self.want_get_rpc_methods:
+            self.state.set("get_rpc_methods", True)
+        self._check_acs_url()
+        self._arm_periodic()
+        self._arm_heartbeat()
+        self._arm_scheduled()
+
+    def _check_acs_url(self):
+        """A new ACS URL means a new relationship: 0 BOOTSTRAP, and what was queued for the
+        old ACS (scheduled informs, transfers) is dropped. True if that happened."""
+        url = self.settings.acs.url
+        if url and url != self.state.get("acs_url"):
+            log.info("ACS URL is now %s: 0 BOOTSTRAP", url)
+            self.events.add("0 BOOTSTRAP")
+            self.transfers.discard()
+            self.state.set("scheduled", [])
+            self._cancel("scheduled")
+            self.state.set("acs_url", url)
+            self.state.delete("ns")
+            return True
+        return False
+
+    # ---------------------------------------------------------------- sessions
+    async def _session(self):
+        """One session; True on success, False on failure, None when there is no ACS."""
+        url = self.settings.acs.url
+        if not url:
+            log.warning("no ACS URL configured (cwmp.acs.url): no session")
+            return None
+        sent = self.events.pending
+        if not sent:
+            return None
+        changed = self.watcher.pending
+        inform = await self.run_model(self._inform_args, sent, changed)
+        requests = list(self.transfers.pending_requests())
+        if self.state.get("get_rpc_methods"):
+            requests.insert(0, CpeRequest(GET_RPC_METHODS, {}, GET_RPC_METHODS))
+        session = Session(inform, requests, ns=self.state.get("ns", soap.DEFAULT_NS),
+                          supported_versions=SUPPORTED_VERSIONS)
+        acs = self.settings.acs
+        client = AcsClient(self.curl, url, username=acs.userid, password=acs.passwd,
+                           ca_path=acs.ssl_capath or None, insecure=acs.insecure_enable,
+                           client_cert=acs.client_cert or None, client_key=acs.client_key or None,
+                           compression=acs.compression,
+                           disable_100_continue=acs.http_disable_100continue,
+                           interface=self.settings.cpe.interface or None,
+                           ip_version=6 if acs.ipv6_enable else None,
+                           timeout=self.settings.cpe.session_timeout)
+        self.in_session = True
+        started = time.time()
+        self.stats["sessions"] += 1
+        self._tell("started", [code for code, _ in sent])
+        log.info("session start: %s", ", ".join(f"{c}{' ' + k if k else ''}" for c, k in sent))
+        ok, reason, acked = False, "", 0
+        try:
+            step = session.start()
+            while True:
+                if isinstance(step, Send):
+                    response = await client.post(step.body)
+                    step = session.receive(response.status, response.body)
+                    if session.informed and sent is not None:
+                        self.events.delivered(sent)
+                        self.watcher.delivered(changed)
+                        self.state.set("ns", session.ns)
+                        sent = None
+                    for token in session.delivered[acked:]:
+                        self._request_delivered(token)
+                    acked = len(session.delivered)
+                elif isinstance(step, Handle):
+                    log.info("ACS request %s", step.envelope.method)
+                    step = session.respond(await self.rpc.handle(step.envelope))
+                elif isinstance(step, Done):
+                    ok = True
+                    break
+                elif isinstance(step, Failed):
+                    reason = step.reason
+                    break
+        except TransportError as e:
+            reason = str(e)
+        finally:
+            client.close()
+            self.in_session = False
+        if sent is not None:
+            self.events.failed(sent)
+        self.stats["success" if ok else "failure"] += 1
+        self.last_session = {"start": started, "end": time.time(),
+                             "status": "success" if ok else "failure"}
+        if ok:
+            log.info("session end: success (%d ACS requests)", session.handled)
+        else:
+            log.warning("session end: failure: %s", reason)
+        self._tell("ended", "success" if ok else "failure")
+        return ok
+
+    def _request_delivered(self, token):
+        if token == GET_RPC_METHODS:
+            self.state.delete("get_rpc_methods")
+        else:
+            self.transfers.delivered(token)
+
+    def _inform_args(self, events, changed):
+        """Inform arguments (runs in the model worker)."""
+        model = self.model
+        device_id = {}
+        for field, name in DEVICE_ID.items():
+            try:
+                device_id[field] = model.read(name)
+            except Exception:  # a data model without the parameter: empty, not a crash
+                device_id[field] = ""
+        params = {}
+
+        def add(path):
+            try:
+                for name, value, type_ in model.get_values(path):
+                    params.setdefault(name, (name, value, type_))
+            except Exception as e:
+                log.warning("inform parameter %s: %s", path, e)
+
+        for name, value, type_ in model.forced_inform():
+            params[name] = (name, value, type_)
+        heartbeat_only = [code for code, _ in events] == ["14 HEARTBEAT"]
+        if not heartbeat_only:
+            for path in self._extra_forced():
+                add(path)
+            for name in changed:
+                add(name)
+            codes = {code for code, _ in events}
+            for entry in self.settings.inform_parameters:
+                wanted = entry.get("events_list") or []
+                if entry.get("enable") and entry.get("parameter_name") and (
+                        not wanted or codes & set(wanted)):
+                    add(entry["parameter_name"])
+        return {"DeviceId": device_id, "Event": list(events), "MaxEnvelopes": 1,
+                "CurrentTime": datetime.datetime.now(datetime.timezone.utc),
+                "RetryCount": self.retry, "ParameterList": list(params.values())}
+
+    def _extra_forced(self):
+        """Names from ``cwmp.cpe.forced_inform_json`` (icwmp: {"forced_inform": [...]})."""
+        path = self.settings.cpe.forced_inform_json
+        if not path:
+            return []
+        try:
+            with open(path, encoding="utf-8") as f:
+                return list(json.load(f).get("forced_inform", []))
+        except (OSError, ValueError, AttributeError) as e:
+            log.warning("%s: %s", path, e)
+            return []
+
+    async def _after_session(self):
+        for pkg, command in self.model.take_reloads():
+            if pkg != "cwmp" and command:
+                await self._shell(command)
+        if self.state.get("reload_pending"):
+            self.state.delete("reload_pending")
+            self._reload_settings()
+        action = self.state.get("action")
+        if action:
+            await self._do_action(action)
+
+    async def _do_action(self, action):
+        command = (self.settings.cpe.reboot_command if action == "reboot"
+                   else self.settings.cpe.factory_reset_command)
+        log.info("%s: running %s", action, command)
+        if action == "factory_reset":
+            self._wipe_state()
+        if command == "exit":
+            self.exit_code = 0
+            self.stop()
+            return
+        await self._shell(command)
+
+    def _wipe_state(self):
+        """What a factory reset forgets: everything but the pending action itself."""
+        with self.store.batch():
+            for name in ("events", "notify", "attributes", "aliases", "values", "instances",
+                         "tables", "options", "transfers"):
+                self.store[name].replace({})
+            for key in self.state.keys():
+                if key not in ("action", "after_boot"):
+                    self.state.delete(key)
+
+    async def _shell(self, command):
+        proc = await asyncio.create_subprocess_shell(command, stdin=asyncio.subprocess.DEVNULL)
+        code = await proc.wait()
+        if code:
+            log.warning("%r exited with status %d", command, code)
+
+    # ---------------------------------------------------------------- timers
+    def _at(self, name, when, callback):
+        """Call ``callback`` at wall-clock time ``when`` (replacing a timer of that name)."""
+        self._cancel(name)
+        delay = max(0.0, when - time.time())
+        self._timers[name] = self._loop.call_later(delay, callback)
+        if name in ("periodic", "retry", "scheduled", "heartbeat"):
+            pending = [h.when() for n, h in self._timers.items()
+                       if n in ("periodic", "retry", "scheduled", "heartbeat")]
+            self.next_session = time.time() + (min(pending) - self._loop.time())
+
+    def _cancel(self, name):
+        handle = self._timers.pop(name, None)
+        if handle:
+            handle.cancel()
+
+    def _arm_periodic(self):
+        acs = self.settings.acs
+        self._cancel("periodic")
+        if not acs.periodic_inform_enable:
+            return
+        when = schedule.next_periodic(time.time(), acs.periodic_inform_interval,
+                                      anchor=acs.periodic_inform_time,
+                                      last=self.state.get("last_periodic"))
+        self._at("periodic", when, self._periodic_due)
+
+    def _periodic_due(self):
+        self.state.set("last_periodic", time.time())
+        self._arm_periodic()
+        self.trigger("2 PERIODIC")
+
+    def _arm_heartbeat(self):
+        acs = self.settings.acs
+        self._cancel("heartbeat")
+        if acs.heartbeat_enable:
+            when = schedule.next_periodic(time.time(), acs.heartbeat_interval,
+                                          anchor=acs.heartbeat_time)
+            self._at("heartbeat", when, self._heartbeat_due)
+
+    def _heartbeat_due(self):
+        self._arm_heartbeat()
+        self.trigger("14 HEARTBEAT")
+
+    def _arm_scheduled(self):
+        pending = self.state.get("scheduled", [])
+        if pending:
+            self._at("scheduled", min(due for due, _ in pending), self._scheduled_due)
+
+    def _scheduled_due(self):
+        now = time.time()
+        due = [(d, k) for d, k in self.state.get("scheduled", []) if d <= now + 0.01]
+        self.state.set("scheduled", [[d, k] for d, k in self.state.get("scheduled", [])
+                                     if d > now + 0.01])
+        for _, key in due:
+            self.events.add("M ScheduleInform", key)
+        if due:
+            self.trigger("3 SCHEDULED")
+        self._arm_scheduled()
+
+    async def _poll_values(self):
+        while True:
+            cpe = self.settings.cpe
+            await asyncio.sleep(max(1, cpe.periodic_notify_interval))
+            if cpe.periodic_notify_enable:
+                try:
+                    await self.check_values()
+                except Exception:
+                    log.exception("value change check failed")
+
+    def _active_throttle(self):
+        try:
+            return int(self.model.read("Device.ManagementServer.DefaultActiveNotificationThrottle"))
+        except Exception:
+            return self.settings.cpe.active_notif_throttle
+
+    # ---------------------------------------------------------------- changes
+    def _model_changed(self, changes):
+        """The ACS (or the CLI) changed values: no notification for them; config follows."""
+        self.watcher.acknowledge({n: v for n, v in changes.items() if v is not None})
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._reload_settings)
+
+    def _reload_settings(self):
+        try:
+            self.settings = load_settings(self.confdir, warn=log.warning, uci=self.uci)
+        except ConfigError as e:
+            log.error("%s (keeping the previous configuration)", e)
+            return
+        if self._check_acs_url():
+            self.trigger()
+        self._arm_periodic()
+        self._arm_heartbeat()
+
+    def _tell(self, event, detail):
+        for listener in self.session_listeners:
+            listener(event, detail)

@@ -1,0 +1,143 @@
+"""The composition root: builds one Agent from the config and runs it until told to stop.
+
+Single instance per run directory (a lock on ``icwmpd.pid``); SIGHUP reloads the
+configuration, SIGTERM/SIGINT let the session in progress finish (bounded) and exit 0.
+"""
+
+import asyncio
+import fcntl
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import struct
+import sys
+
+from icwmpy import logs
+from icwmpy.agent import Agent
+from icwmpy.config.settings import ConfigError, load_settings
+from icwmpy.config.uci import Uci, UciError
+from icwmpy.cr import CrServer, Route
+from icwmpy.model import DataModel
+from icwmpy.model.schema import DefinitionError
+from icwmpy.store import Store
+from icwmpy.transfer import TransferConfig, TransferQueue
+from icwmpy.transport import CurlLoop
+
+log = logging.getLogger("icwmpy")
+
+CR_URL = "Device.ManagementServer.ConnectionRequestURL"
+SIOCGIFADDR = 0x8915
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def lock_pidfile(rundir):
+    """Hold an exclusive lock on ``<rundir>/icwmpd.pid`` for the life of the process."""
+    os.makedirs(rundir, exist_ok=True)
+    path = os.path.join(rundir, "icwmpd.pid")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        other = os.read(fd, 32).decode(errors="replace").strip()
+        os.close(fd)
+        raise AlreadyRunning(f"already running (pid {other or '?'}, lock {path})") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def interface_address(name):
+    """IPv4 address of a network interface, or None."""
+    if not name:
+        return None
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            packed = fcntl.ioctl(s.fileno(), SIOCGIFADDR, struct.pack("256s", name.encode()[:15]))
+        return socket.inet_ntoa(packed[20:24])
+    except OSError:
+        return None
+
+
+def connection_request_url(cpe, port):
+    """The URL the ACS should use: advertised host, else the WAN address, else loopback."""
+    host = cpe.advertise_host or interface_address(cpe.interface) or interface_address(
+        cpe.default_wan_interface)
+    if not host:
+        log.warning("no address on interface %r and no cwmp.cpe.advertise_host: "
+                    "advertising 127.0.0.1", cpe.interface or cpe.default_wan_interface)
+        host = "127.0.0.1"
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass
+    path = cpe.path if cpe.path.startswith("/") else "/" + cpe.path
+    return f"http://{host}:{port}{path}"
+
+
+def datamodel_dir(args):
+    from icwmpy.cli import default_datamodel_dir
+    return args.datamodel or default_datamodel_dir()
+
+
+async def serve(args):
+    uci = Uci(args.confdir)
+    store = Store(args.statedir)
+    model = DataModel.from_dir(datamodel_dir(args), uci, store)
+    curl = CurlLoop()
+    agent = None
+    transfers = TransferQueue(store, curl, TransferConfig.for_statedir(args.statedir),
+                              on_ready=lambda: agent and agent.trigger())
+    agent = Agent(confdir=args.confdir, model=model, uci=uci, store=store, curl_loop=curl,
+                  transfers=transfers, boot=args.boot_event, get_rpc_methods=args.get_rpc_methods)
+    cpe = agent.settings.cpe
+    if not cpe.enable:
+        log.info("cwmp.cpe.enable is off: not starting")
+        return 0
+    cr = CrServer("::", cpe.port, header_timeout=cpe.cr_timeout)
+    cr.add_route(cpe.path if cpe.path.startswith("/") else "/" + cpe.path, Route(
+        credentials=lambda: (uci.get("cwmp", "cpe", "userid", "") or "",
+                             uci.get("cwmp", "cpe", "passwd", "") or ""),
+        on_request=lambda: agent.trigger("6 CONNECTION REQUEST"),
+        throttle=lambda: agent.settings.cpe.cr_throttle))
+    await cr.start()
+    url = connection_request_url(cpe, cr.port)
+    model.write(CR_URL, url)
+    log.info("icwmpd started: connection requests on %s", url)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, agent.stop)
+    loop.add_signal_handler(signal.SIGINT, agent.stop)
+    loop.add_signal_handler(signal.SIGHUP, agent.reload)
+    try:
+        return await agent.run()
+    finally:
+        await cr.close()
+        curl.close()
+        log.info("icwmpd stopped")
+
+
+def main(args):
+    try:
+        settings = load_settings(args.confdir)
+    except (ConfigError, UciError) as e:
+        print(f"icwmpd: {e}", file=sys.stderr)
+        return 2
+    logs.setup(settings.cpe, foreground=sys.stderr.isatty())
+    try:
+        lock = lock_pidfile(args.rundir)
+    except (AlreadyRunning, OSError) as e:
+        print(f"icwmpd: {e}", file=sys.stderr)
+        return 1
+    try:
+        return asyncio.run(serve(args))
+    except (DefinitionError, UciError, ConfigError) as e:
+        log.error("%s", e)
+        print(f"icwmpd: {e}", file=sys.stderr)
+        return 2
+    finally:
+        os.close(lock)

@@ -1,0 +1,109 @@
+"""The session state machine, fed with byte strings as an ACS would answer."""
+
+import datetime
+
+import acs as A
+from icwmpy.cwmp import soap
+from icwmpy.cwmp.session import CpeRequest, Done, Failed, Handle, Send, Session
+from icwmpy.faults import CwmpFault
+
+INFORM = {"DeviceId": {"Manufacturer": "icwmpy", "OUI": "001122", "ProductClass": "Box",
+                       "SerialNumber": "S1"},
+          "Event": [("1 BOOT", "")], "MaxEnvelopes": 1,
+          "CurrentTime": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+          "RetryCount": 0, "ParameterList": [("Device.RootDataModelVersion", "2.19", "string")]}
+
+
+def inform_response(cwmp_id="icwmpy-1", ns=soap.DEFAULT_NS, **header):
+    return soap.build("InformResponse", {"MaxEnvelopes": 1}, id=cwmp_id, ns=ns, **header)
+
+
+def method_of(step):
+    return soap.parse(step.body).method if step.body else None
+
+
+def test_whole_session_with_cpe_requests_and_acs_requests():
+    s = Session(INFORM, [CpeRequest("GetRPCMethods", {}, "grm")])
+    first = s.start()
+    assert soap.parse(first.body).method == "Inform"
+    assert soap.parse(first.body).supported_versions is None
+    step = s.receive(200, inform_response())
+    assert s.informed and method_of(step) == "GetRPCMethods"
+    step = s.receive(200, soap.build("GetRPCMethodsResponse", {"MethodList": ["Inform"]}, id="icwmpy-2"))
+    assert s.delivered == ["grm"] and step == Send(b"")
+    step = s.receive(200, A.get_parameter_values("Device.", cwmp_id="acs-7"))
+    assert isinstance(step, Handle) and step.envelope.id == "acs-7"
+    step = s.respond(b"<answer/>")
+    assert step == Send(b"<answer/>")
+    assert s.receive(204, b"") == Done()
+    assert s.handled == 1
+
+
+def test_hold_requests_postpones_cpe_requests():
+    s = Session(INFORM, [CpeRequest("TransferComplete", {}, "t1")])
+    s.start()
+    step = s.receive(200, inform_response(hold_requests=True))
+    assert step == Send(b"") and s.delivered == []
+    assert isinstance(s.receive(200, A.get_rpc_methods(hold_requests=True)), Handle)
+
+
+def test_8005_from_the_acs_means_send_again():
+    s = Session(INFORM)
+    first = s.start()
+    retry = soap.build_fault(CwmpFault(8005, "Retry request"), id="icwmpy-1")
+    again = s.receive(200, retry)
+    assert again == first and not s.informed
+    assert s.receive(200, inform_response()) == Send(b"")
+
+
+def test_other_acs_fault_to_inform_fails_and_events_stay():
+    s = Session(INFORM)
+    s.start()
+    step = s.receive(200, A.envelope_fault(8002, "Internal", "icwmpy-1"))
+    assert isinstance(step, Failed) and not s.informed
+
+
+def test_http_errors_and_empty_answers_before_inform_fail():
+    for status, body in ((500, b""), (401, b""), (200, b""), (204, b"")):
+        s = Session(INFORM)
+        s.start()
+        assert isinstance(s.receive(status, body), Failed)
+
+
+def test_answers_in_the_acs_namespace_and_faults_unreadable_requests():
+    s = Session(INFORM)
+    s.start()
+    s.receive(200, inform_response(ns="urn:dslforum-org:cwmp-1-0"))
+    assert s.ns == "urn:dslforum-org:cwmp-1-0"
+    step = s.receive(200, b"<not-xml")
+    fault = soap.parse(step.body)
+    assert fault.method == "Fault" and fault.fault.code == 9003
+    assert s.receive(200, b"") == Done()
+
+
+def test_unknown_must_understand_header_gets_9000():
+    s = Session(INFORM)
+    s.start()
+    s.receive(200, inform_response())
+    body = A.get_rpc_methods(cwmp_id="x").replace(
+        b"</soap:Header>",
+        b'<cwmp:Odd xmlns:cwmp="urn:dslforum-org:cwmp-1-2" '
+        b'soap:mustUnderstand="1">1</cwmp:Odd></soap:Header>')
+    step = s.receive(200, body)
+    answer = soap.parse(step.body)
+    assert answer.fault.code == 9000 and answer.id == "x"
+
+
+def test_request_instead_of_inform_response_fails():
+    s = Session(INFORM)
+    s.start()
+    assert isinstance(s.receive(200, A.get_rpc_methods()), Failed)
+
+
+def test_real_acs_inform_response_capture():
+    with open(A.__file__.replace("tests/acs.py", "../shared/captures/catawampus/"
+                                 "cwmplog_test_02_InformResponse.xml"), "rb") as f:
+        raw = f.read()
+    s = Session(INFORM)
+    s.start()
+    assert s.receive(200, raw) == Send(b"") and s.informed
