@@ -33,6 +33,9 @@ DEVICE_ID = {"Manufacturer": "Device.DeviceInfo.Manufacturer",
              "ProductClass": "Device.DeviceInfo.ProductClass",
              "SerialNumber": "Device.DeviceInfo.SerialNumber"}
 GET_RPC_METHODS = "GetRPCMethods"
+# Exit status when a Reboot/FactoryReset is configured as 'exit': "restart me as after a
+# boot" for the sandbox supervisor and the tests (EX_TEMPFAIL).
+EXIT_FOR_REBOOT = 75
 
 
 class Agent:
@@ -348,7 +351,7 @@ class Agent:
         if action == "factory_reset":
             self._wipe_state()
         if command == "exit":
-            self.exit_code = 0
+            self.exit_code = EXIT_FOR_REBOOT
             self.stop()
             return
         await self._shell(command)

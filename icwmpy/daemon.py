@@ -80,6 +80,17 @@ def connection_request_url(cpe, port):
     return f"http://{host}:{port}{path}"
 
 
+def first_start_after_boot(rundir):
+    """True once per boot: the run directory is volatile (tmpfs), so a marker in it tells a
+    respawn by procd or systemd apart from a real boot."""
+    marker = os.path.join(rundir, "boot.done")
+    if os.path.exists(marker):
+        return False
+    with open(marker, "w"):
+        pass
+    return True
+
+
 def datamodel_dir(args):
     from icwmpy.cli import default_datamodel_dir
     return args.datamodel or default_datamodel_dir()
@@ -94,7 +105,9 @@ async def serve(args):
     transfers = TransferQueue(store, curl, TransferConfig.for_statedir(args.statedir),
                               on_ready=lambda: agent and agent.trigger())
     agent = Agent(confdir=args.confdir, model=model, uci=uci, store=store, curl_loop=curl,
-                  transfers=transfers, boot=args.boot_event, get_rpc_methods=args.get_rpc_methods)
+                  transfers=transfers,
+                  boot=args.boot_event and first_start_after_boot(args.rundir),
+                  get_rpc_methods=args.get_rpc_methods)
     cpe = agent.settings.cpe
     if not cpe.enable:
         log.info("cwmp.cpe.enable is off: not starting")

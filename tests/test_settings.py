@@ -194,7 +194,7 @@ def test_parse_error_is_a_config_error_with_line(tmp_path):
 def test_unknown_option_and_section_warn(tmp_path, caplog):
     (tmp_path / "cwmp").write_text(
         "config acs 'acs'\n\toption url 'http://acs/'\n\toption urll 'typo'\n"
-        "config xmpp 'xmpp'\n\toption enable '0'\n"
+        "config vendor 'vendor'\n\toption enable '0'\n"
         "config inform_parameter\n\toption enable 1\n\toption colour blue\n")
     logger = logging.getLogger("test.settings")
     with caplog.at_level(logging.WARNING, logger="test.settings"):
@@ -202,7 +202,7 @@ def test_unknown_option_and_section_warn(tmp_path, caplog):
     path = tmp_path / "cwmp"
     assert sorted(caplog.messages) == sorted([
         f"{path}: cwmp.acs.urll: unknown option (ignored)",
-        f"{path}: cwmp.xmpp: section of type 'xmpp' is not used (ignored)",
+        f"{path}: cwmp.vendor: section of type 'vendor' is not used (ignored)",
         f"{path}: cwmp.@inform_parameter[0].colour: unknown option (ignored)",
     ])
     assert "urll" not in settings.acs

@@ -11,6 +11,7 @@ parameters need, ``get(keys, relname)`` answers from that snapshot, so one listi
 one read of the source however many parameters are asked.
 """
 
+import array
 import datetime
 import fcntl
 import os
@@ -21,7 +22,7 @@ import time
 from icwmpy.model.types import format_datetime
 
 SYS_NET = "/sys/class/net"
-IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x1, 0x8, 0x40
+IFF_UP, IFF_LOOPBACK = 0x1, 0x8
 ARPHRD_ETHER = 1
 TUNNEL_TYPES = {768, 769, 776, 778, 823, 65534}   # ipip, ip6tnl, sit, gre, ip6gre, tun/wg
 TIME_ERROR = 5                                     # adjtimex(): clock not synchronized
@@ -173,6 +174,28 @@ def set_lwn_protocols(ctx, value, option):
     _set_uci(ctx, option, "1" if "UDP" in value.split(",") else "0")
 
 
+IPV6_SWITCHES = ("/proc/sys/net/ipv6/conf/all/disable_ipv6",
+                 "/proc/sys/net/ipv6/conf/default/disable_ipv6")
+
+
+def ipv6_capable(ctx):
+    return "1" if os.path.isdir("/proc/sys/net/ipv6") else "0"
+
+
+def ipv6_enabled(ctx):
+    return "0" if _int(IPV6_SWITCHES[0], 1) else "1"
+
+
+def set_ipv6_enabled(ctx, value):
+    """The kernel-wide switch: existing interfaces (all) and those created later (default)."""
+    for path in IPV6_SWITCHES:
+        _write(path, "0" if value == "1" else "1")
+
+
+def ipv6_status(ctx):
+    return "Enabled" if ipv6_enabled(ctx) == "1" else "Disabled"
+
+
 # ------------------------------------------------------------------ network helpers
 
 def _interfaces(ethernet=False):
@@ -237,7 +260,6 @@ def _ethtool(name, update=None):
     """
     fmt = "=IIIHBBBBBBIIHBBI2I"
     sioc_ethtool, gset, sset = 0x8946, 1, 2
-    import array
     buf = array.array("B", struct.pack(fmt, gset, *([0] * 17)))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         ifreq = struct.pack("16sP", name.encode()[:15], buf.buffer_info()[0]).ljust(40, b"\0")
@@ -337,7 +359,7 @@ class NetInterfaces:
             return "Down"
         state = _read(f"{base}/operstate", "unknown")
         if state == "unknown":  # loopback and many virtual interfaces report no operstate
-            return "Up" if flags & IFF_RUNNING else "Down"
+            return "Up" if _int(f"{base}/carrier") == 1 else "Down"
         return OPERSTATE.get(state, "Unknown")
 
     def set(self, keys, relname, value):
@@ -363,7 +385,8 @@ class NetInterfaces:
 class Addresses:
     """``IP.Interface.{i}.IPv4Address.{i}.`` / ``IPv6Address.{i}.``: the kernel's addresses.
 
-    Keys are ``address/prefixlen``; one netlink dump per listing.
+    Keys are ``address/prefixlen``; one netlink dump per listing, remembered per interface
+    because the engine lists every interface's addresses before it reads any of them.
     """
 
     IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TENTATIVE = 0x08, 0x20, 0x40
@@ -379,11 +402,12 @@ class Addresses:
             found = [a for a in _netlink_addresses(self.family) if a[0] == index]
         except OSError:
             found = []
-        self.snapshot = {f"{addr}/{plen}": (addr, plen, flags) for _, addr, plen, flags in found}
-        return list(self.snapshot)
+        listed = {f"{addr}/{plen}": (addr, plen, flags) for _, addr, plen, flags in found}
+        self.snapshot[keys[-1]] = listed
+        return list(listed)
 
     def get(self, keys, relname):
-        addr, plen, flags = self.snapshot.get(keys[-1]) or self._parse(keys[-1])
+        addr, plen, flags = self.snapshot.get(keys[-2], {}).get(keys[-1]) or self._parse(keys[-1])
         if relname == "Enable":
             return "1"
         if relname == "Status":
@@ -412,10 +436,6 @@ class Addresses:
     def _parse(key):
         addr, _, plen = key.rpartition("/")
         return addr, int(plen), Addresses.IFA_F_PERMANENT
-
-
-def _address_family(address):
-    return "DHCPv6" if ":" in address else "DHCPv4"
 
 
 class DnsServers:
@@ -451,7 +471,9 @@ class DnsServers:
         if relname == "DNSServer":
             return server.split("%")[0]
         if relname == "Type":
-            return _address_family(server) if self.source.endswith(".auto") else "Static"
+            if not self.source.endswith(".auto"):
+                return "Static"
+            return "DHCPv6" if ":" in server else "DHCPv4"
         return ""
 
 
@@ -558,7 +580,7 @@ class Processes:
 
     def __init__(self, ctx):
         self.snapshot = {}
-        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.ticks = os.sysconf("SC_CLK_TCK")
 
     def instances(self, keys):
         pids = sorted((int(d) for d in os.listdir("/proc") if d.isdigit()))
@@ -577,7 +599,8 @@ class Processes:
             return None
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+                # arguments joined by single spaces: one line, whatever the arguments hold
+                cmdline = " ".join(f.read().decode("utf-8", "replace").replace("\0", " ").split())
         except OSError:
             cmdline = ""
         ticks = int(rest[11]) + int(rest[12])

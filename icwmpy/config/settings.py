@@ -25,7 +25,7 @@ from configobj.validate import ValidateError, Validator
 from icwmpy.config.uci import Uci, UciError
 
 PACKAGE = "cwmp"
-SECTIONS = ("acs", "cpe", "lwn", "transfer_complete", "du_state_change")
+SECTIONS = ("acs", "cpe", "lwn", "stun", "xmpp", "transfer_complete", "du_state_change")
 INFORM_PARAMETER = "inform_parameter"
 
 

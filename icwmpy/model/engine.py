@@ -70,6 +70,7 @@ class DataModel:
         self.aliases = store["aliases"]
         self.values = store["values"]
         self.pending_reloads = set()
+        self._committed = set()
         self.change_listeners = []
         self._lock = threading.RLock()
         self._cache = {}
@@ -165,7 +166,7 @@ class DataModel:
             if faults:
                 raise CwmpFault(9003, details=faults)
             self._transaction(plan, parameter_key)
-            return 1 if self.pending_reloads else 0
+            return self._status()
 
     def add_object(self, path, parameter_key=None):
         """AddObject: (instance number, status)."""
@@ -193,7 +194,7 @@ class DataModel:
                 if alias is not None:
                     self.aliases.set(f"{cpath}{number}.Alias", alias)
             self._notify({f"{cpath}{number}.": None})
-            return number, 1 if self.pending_reloads else 0
+            return number, self._status()
 
     def delete_object(self, path, parameter_key=None):
         """DeleteObject of one instance (path ends with '<n>.' or '[alias].')."""
@@ -217,7 +218,7 @@ class DataModel:
                         if k.startswith(ipath):
                             ns.delete(k)
             self._notify({ipath: None})
-            return 1 if self.pending_reloads else 0
+            return self._status()
 
     def get_attributes(self, path):
         """[(name, notification, access_list)] for every parameter the path names."""
@@ -301,6 +302,7 @@ class DataModel:
     @contextlib.contextmanager
     def _writing(self, parameter_key):
         """One transaction: store writes batched, UCI committed once, all undone on error."""
+        self._committed = set()
         try:
             with self.store.batch():
                 yield
@@ -308,6 +310,7 @@ class DataModel:
                     self._set_parameter_key(parameter_key)
                 for pkg in sorted(self.uci.changed()):
                     self.uci.commit(pkg)
+                    self._committed.add(pkg)
                     self.pending_reloads.add(pkg)
         except CwmpFault:
             self._revert_uci()
@@ -316,6 +319,11 @@ class DataModel:
             self._revert_uci()
             log.error("transaction failed: %s", e)
             raise CwmpFault(9002, f"Internal error: {e}") from e
+
+    def _status(self):
+        """The RPC Status of the last transaction: 1 when a service must still reload
+        (after the session) for the change to take effect, else 0."""
+        return 1 if any(self.defs.reload.get(pkg) for pkg in self._committed) else 0
 
     def _revert_uci(self):
         for pkg in self.uci.changed():

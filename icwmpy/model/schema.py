@@ -36,7 +36,7 @@ class ParamDef:
     def __init__(self, name, spec, obj):
         self.name = name
         self.obj = obj
-        self.path = obj.path + name
+        self.path = obj.child_path() + name
         self.spec = spec
         self.type = TypeSpec(spec)
         self.writable = spec.get("access", "readOnly") == "readWrite"
