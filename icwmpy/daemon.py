@@ -16,13 +16,14 @@ import sys
 
 from icwmpy import logs
 from icwmpy.agent import Agent
+from icwmpy.bus import BusService
 from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.config.uci import Uci, UciError
 from icwmpy.cr import CrServer, Route
 from icwmpy.model import DataModel
 from icwmpy.model.schema import DefinitionError
 from icwmpy.store import Store
-from icwmpy.transfer import TransferConfig, TransferQueue
+from icwmpy.transfer import TransferConfig, TransferQueue, WireOptions, openwrt_hooks
 from icwmpy.transport import CurlLoop
 
 log = logging.getLogger("icwmpy")
@@ -91,6 +92,17 @@ def first_start_after_boot(rundir):
     return True
 
 
+def transfer_config(statedir, settings):
+    """Transfers use the ACS connection's TLS options and the configured apply hooks."""
+    acs, cpe = settings.acs, settings.cpe
+    config = TransferConfig(
+        download_dir=os.path.join(statedir, "downloads"),
+        wire=WireOptions(ca_path=acs.ssl_capath or None, insecure=acs.insecure_enable))
+    if cpe.transfer_hooks == "openwrt":
+        config.hooks = openwrt_hooks(cpe.fw_upgrade_keep_settings)
+    return config
+
+
 def datamodel_dir(args):
     from icwmpy.cli import default_datamodel_dir
     return args.datamodel or default_datamodel_dir()
@@ -102,7 +114,8 @@ async def serve(args):
     model = DataModel.from_dir(datamodel_dir(args), uci, store)
     curl = CurlLoop()
     agent = None
-    transfers = TransferQueue(store, curl, TransferConfig.for_statedir(args.statedir),
+    transfers = TransferQueue(store, curl,
+                              transfer_config(args.statedir, load_settings(args.confdir, uci=uci)),
                               on_ready=lambda: agent and agent.trigger())
     agent = Agent(confdir=args.confdir, model=model, uci=uci, store=store, curl_loop=curl,
                   transfers=transfers,
@@ -126,9 +139,12 @@ async def serve(args):
     loop.add_signal_handler(signal.SIGTERM, agent.stop)
     loop.add_signal_handler(signal.SIGINT, agent.stop)
     loop.add_signal_handler(signal.SIGHUP, agent.reload)
+    bus = await BusService.start(agent, args.bus or cpe.dbus_address or "system")
     try:
         return await agent.run()
     finally:
+        if bus:
+            await bus.stop()
         await cr.close()
         curl.close()
         log.info("icwmpd stopped")

@@ -4,7 +4,6 @@ Used by the daemon tests and by the sandbox quick start (tests/sandbox.py).
 """
 
 import asyncio
-import os
 import shutil
 import signal
 import subprocess
@@ -35,6 +34,7 @@ class Cpe:
                     ("cpe", "log_to_console"): "1", ("cpe", "log_to_file"): "0",
                     ("cpe", "log_to_syslog"): "0", ("cpe", "log_severity"): "DEBUG",
                     ("cpe", "reboot_command"): "exit", ("cpe", "factory_reset_command"): "exit",
+                    ("cpe", "transfer_hooks"): "sandbox",
                     ("cpe", "periodic_notify_interval"): "1",
                     ("acs", "retry_min_wait_interval"): "1"}
         self.configure({**defaults, **(options or {})})
@@ -52,13 +52,15 @@ class Cpe:
             args += ["--datamodel", str(self.datamodel)]
         return args + list(extra)
 
-    async def start(self, *extra, boot=True):
-        """Start the daemon (with -b: a boot, when the run dir says this boot is new)."""
-        log = open(self.log, "ab")
+    async def start(self, *extra, boot=True, console=False):
+        """Start the daemon (with -b: a boot, when the run dir says this boot is new);
+        its output goes to ``daemon.log``, or to our own stdout/stderr with ``console``."""
+        log = None if console else open(self.log, "ab")
         self.proc = await asyncio.create_subprocess_exec(
             *self.argv(*(["-b"] if boot else []), *extra), stdout=log, stderr=log,
             stdin=subprocess.DEVNULL, cwd=str(REPO))
-        log.close()
+        if log:
+            log.close()
         return self.proc
 
     async def wait(self, timeout=10):
@@ -97,7 +99,3 @@ class Cpe:
 
     def __del__(self):
         self.kill()
-
-
-def env_without_proxy():
-    return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}

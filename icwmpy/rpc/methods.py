@@ -1,0 +1,182 @@
+"""The CPE side of every ACS request (TR-069 A.3.2, A.4.1): from a decoded Envelope to the
+response or fault envelope, in the ACS's namespace, echoing its cwmp:ID.
+
+Each method turns the codec's arguments into a call on the data model (run through
+``services.run_model``, i.e. in the model's worker thread so a slow backend never blocks the
+event loop), the transfer queue, the options or the agent, and the result back into the
+response's arguments. Faults travel as :class:`CwmpFault` from wherever they arise; a
+method the table lacks is 9000, and any other exception is a bug: logged, answered 9002.
+
+Fault codes decided here (the rest come from the model, the queue and :mod:`.checks`):
+ScheduleInform with DelaySeconds 0 is 9003 (A.4.1.2 asks for a positive delay).
+"""
+
+import logging
+
+from icwmpy.cwmp import soap
+from icwmpy.faults import CwmpFault
+from icwmpy.rpc import checks
+
+log = logging.getLogger(__name__)
+
+# The schema caps GetQueuedTransfers / GetAllQueuedTransfers lists at 16 entries.
+MAX_QUEUED = 16
+
+
+def _concat(fn, names):
+    """fn(name) for each name, results joined: one worker-thread hop for a whole list."""
+    return [item for name in names for item in fn(name)]
+
+
+class RpcHandler:
+    """Answers ACS requests for one CPE. ``model`` is its DataModel, ``services`` the
+    Agent's side (see docs/architecture.md, "RPC methods")."""
+
+    def __init__(self, model, services):
+        self.model = model
+        self.services = services
+
+    async def handle(self, envelope):
+        """The answer (bytes) to one ACS request; never raises for what the ACS sent."""
+        method = self.METHODS.get(envelope.method)
+        try:
+            if method is None:
+                raise CwmpFault(9000, f"Method not supported: {envelope.method}")
+            result = await method(self, envelope.args)
+            return soap.build(envelope.method + "Response", result, id=envelope.id,
+                              ns=envelope.ns)
+        except CwmpFault as fault:
+            return soap.build_fault(fault, id=envelope.id, ns=envelope.ns)
+        except Exception:
+            log.exception("%s failed", envelope.method)
+            return soap.build_fault(CwmpFault(9002), id=envelope.id, ns=envelope.ns)
+
+    async def _model(self, fn, *args):
+        return await self.services.run_model(fn, *args)
+
+    @property
+    def _queue(self):
+        return self.services.transfers
+
+    # ------------------------------------------------------------ methods
+    async def get_rpc_methods(self, args):
+        return {"MethodList": list(self.METHODS)}
+
+    async def get_parameter_values(self, args):
+        values = await self._model(_concat, self.model.get_values, args["ParameterNames"])
+        return {"ParameterList": values}
+
+    async def get_parameter_names(self, args):
+        names = await self._model(self.model.get_names, args["ParameterPath"],
+                                  args["NextLevel"])
+        return {"ParameterList": names}
+
+    async def set_parameter_values(self, args):
+        status = await self._model(self.model.set_values, args["ParameterList"],
+                                   args["ParameterKey"])
+        return {"Status": status}
+
+    async def get_parameter_attributes(self, args):
+        attributes = await self._model(_concat, self.model.get_attributes,
+                                       args["ParameterNames"])
+        return {"ParameterList": attributes}
+
+    async def set_parameter_attributes(self, args):
+        """A change flag that is false means: leave that attribute as it is (A.3.2.4)."""
+        items = [(a["Name"], a["Notification"] if a["NotificationChange"] else None,
+                  a["AccessList"] if a["AccessListChange"] else None)
+                 for a in args["ParameterList"]]
+        await self._model(self.model.set_attributes, items)
+        return {}
+
+    async def add_object(self, args):
+        number, status = await self._model(self.model.add_object, args["ObjectName"],
+                                           args["ParameterKey"])
+        return {"InstanceNumber": number, "Status": status}
+
+    async def delete_object(self, args):
+        status = await self._model(self.model.delete_object, args["ObjectName"],
+                                   args["ParameterKey"])
+        return {"Status": status}
+
+    async def reboot(self, args):
+        """The agent records "M Reboot" before this response goes out and reboots once the
+        session has ended."""
+        self.services.reboot(args["CommandKey"])
+        return {}
+
+    async def factory_reset(self, args):
+        self.services.factory_reset()
+        return {}
+
+    async def schedule_inform(self, args):
+        if args["DelaySeconds"] < 1:
+            raise CwmpFault(9003, "Invalid arguments: DelaySeconds must be at least 1")
+        self.services.schedule_inform(args["DelaySeconds"], args["CommandKey"])
+        return {}
+
+    async def download(self, args):
+        checks.check_download(args)
+        return self._transfer_result(self._queue.download(args))
+
+    async def upload(self, args):
+        checks.check_upload(args)
+        return self._transfer_result(self._queue.upload(args))
+
+    @staticmethod
+    def _transfer_result(result):
+        status, start, complete = result
+        return {"Status": status, "StartTime": start, "CompleteTime": complete}
+
+    async def schedule_download(self, args):
+        checks.check_schedule_download(args)
+        self._queue.schedule_download(args)
+        return {}
+
+    async def cancel_transfer(self, args):
+        self._queue.cancel(args["CommandKey"])
+        return {}
+
+    async def get_queued_transfers(self, args):
+        return {"TransferList": self._queue.queued()[:MAX_QUEUED]}
+
+    async def get_all_queued_transfers(self, args):
+        return {"TransferList": self._queue.all_queued()[:MAX_QUEUED]}
+
+    async def change_du_state(self, args):
+        checks.check_change_du_state(args)
+        self._queue.change_du_state(args)
+        return {}
+
+    async def set_vouchers(self, args):
+        # Through the worker thread: storing options fsyncs, which the loop must not wait on.
+        await self._model(self.services.options.set_vouchers, args["VoucherList"])
+        return {}
+
+    async def get_options(self, args):
+        options = await self._model(self.services.options.get_options, args["OptionName"])
+        return {"OptionList": options}
+
+    # The dispatch table, in TR-069's order; GetRPCMethods lists exactly its keys.
+    METHODS = {
+        "GetRPCMethods": get_rpc_methods,
+        "SetParameterValues": set_parameter_values,
+        "GetParameterValues": get_parameter_values,
+        "GetParameterNames": get_parameter_names,
+        "SetParameterAttributes": set_parameter_attributes,
+        "GetParameterAttributes": get_parameter_attributes,
+        "AddObject": add_object,
+        "DeleteObject": delete_object,
+        "Reboot": reboot,
+        "Download": download,
+        "Upload": upload,
+        "FactoryReset": factory_reset,
+        "GetQueuedTransfers": get_queued_transfers,
+        "GetAllQueuedTransfers": get_all_queued_transfers,
+        "ScheduleInform": schedule_inform,
+        "SetVouchers": set_vouchers,
+        "GetOptions": get_options,
+        "ScheduleDownload": schedule_download,
+        "CancelTransfer": cancel_transfer,
+        "ChangeDUState": change_du_state,
+    }

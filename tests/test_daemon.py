@@ -1,0 +1,259 @@
+"""The real icwmpd process against the scriptable test ACS on 127.0.0.1.
+
+Each test starts the daemon in its own sandbox (config, state and run dirs under
+tmp_path), drives sessions from the ACS side, and looks only at what crosses the wire,
+the files and the exit status. Reboots are simulated as the sandbox does: the daemon
+exits with status 75, the run directory is wiped, the daemon is started again with -b.
+"""
+
+import asyncio
+import signal
+import subprocess
+
+import pytest
+
+import acs as A
+from cpe import Cpe
+
+TIMEOUT = 20
+
+
+def run(coro):
+    return A.run(coro, timeout=60)
+
+
+def as_dict(parsed_list):
+    return {p["Name"]: p.get("Value", "") for p in parsed_list}
+
+
+async def sandbox(tmp_path, options=None, **acs_kw):
+    acs = A.Acs(**acs_kw)
+    await acs.start()
+    cpe = Cpe(tmp_path, acs.url, options)
+    return acs, cpe
+
+
+async def finish(acs, cpe):
+    code = await cpe.stop()
+    await acs.stop()
+    return code
+
+
+def test_bootstrap_session_with_digest_cookie_and_rpcs(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("acs", "userid"): "acs", ("acs", "passwd"): "pw"},
+                                 auth="digest", username="acs", password="pw")
+        acs.queue(A.get_parameter_values("Device.DeviceInfo.SerialNumber",
+                                         "Device.ManagementServer."),
+                  A.set_parameter_values([("Device.ManagementServer.PeriodicInformInterval",
+                                           "3600")], "key-1"),
+                  A.get_parameter_names("Device.", True),
+                  A.get_parameter_values("Device.Nope"))
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        assert ("0 BOOTSTRAP", "") in s.events and ("1 BOOT", "") in s.events
+        forced = s.parameters
+        for name in ("Device.RootDataModelVersion", "Device.DeviceInfo.SoftwareVersion",
+                     "Device.ManagementServer.ConnectionRequestURL",
+                     "Device.ManagementServer.ParameterKey"):
+            assert name in forced
+        assert forced["Device.ManagementServer.ConnectionRequestURL"].startswith("http://")
+        assert s.methods == ["Inform", "GetParameterValuesResponse", "SetParameterValuesResponse",
+                             "GetParameterNamesResponse", "Fault"]
+        gpv = as_dict(s.messages[1].parsed["ParameterList"])
+        assert gpv["Device.ManagementServer.URL"] == acs.url
+        assert gpv["Device.ManagementServer.Password"] == ""
+        assert s.messages[2].parsed == {"Status": "0"}
+        names = [p["Name"] for p in s.messages[3].parsed["ParameterList"]]
+        assert "Device.DeviceInfo." in names and "Device.ManagementServer." in names
+        assert "9005" in s.messages[4].raw.decode()
+        assert len(s.connections) == 1 and s.empty_posts == 1
+        # one challenge, answered by resending the whole Inform on the same connection
+        assert [(status, why) for status, why, _ in acs.rejected] == [(401, "digest challenge")]
+        assert b"<cwmp:Inform>" in acs.rejected[0][2].body
+        assert await finish(acs, cpe) == 0
+        assert cpe.value("Device.ManagementServer.PeriodicInformInterval") == "3600"
+        assert cpe.value("Device.ManagementServer.ParameterKey") == "key-1"
+        assert "pw" not in cpe.log_text().replace("pwd", "")
+    run(main())
+
+
+def test_connection_request_starts_a_session_and_coalesces(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+        curl = await asyncio.create_subprocess_exec(
+            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--digest",
+            "-u", "cr:cr-secret", url, stdout=subprocess.PIPE)
+        out, _ = await curl.communicate()
+        assert out == b"200"
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert s.events == [("6 CONNECTION REQUEST", "")]
+        curl = await asyncio.create_subprocess_exec(
+            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--digest",
+            "-u", "cr:wrong", url, stdout=subprocess.PIPE)
+        out, _ = await curl.communicate()
+        assert out == b"401"
+        await asyncio.sleep(1)
+        assert len(acs.sessions) == 2
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def test_failed_session_is_retried_with_the_same_events(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.fail_next_posts(1, status=500)
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        assert ("0 BOOTSTRAP", "") in s.events
+        assert s.inform["RetryCount"] == "1"
+        assert len(acs.sessions) == 1 and len(acs.rejected) == 1
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def test_reboot_killed_before_rebooting_delivers_m_reboot_once(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.queue(A.reboot("rk-1"))
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        assert s.methods[-1] == "RebootResponse"
+        cpe.kill()  # between the RebootResponse and the reboot, whatever the daemon was doing
+        await cpe.wait()
+        cpe.reboot()
+        await cpe.start()
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert sorted(s.events) == [("1 BOOT", ""), ("M Reboot", "rk-1")]
+        await cpe.stop()
+        cpe.reboot()
+        await cpe.start()
+        s = await acs.wait_session(3, timeout=TIMEOUT)
+        assert s.events == [("1 BOOT", "")]
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def test_reboot_runs_the_configured_action_after_the_session(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.queue(A.reboot("rk-2"))
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        assert await cpe.wait() == 75  # 'exit' action: restart me as after a boot
+        cpe.reboot()
+        await cpe.start()
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert sorted(s.events) == [("1 BOOT", ""), ("M Reboot", "rk-2")]
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def test_killed_between_inform_and_response_keeps_the_events(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.drop_connection_next(1)
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        # the first Inform got no answer; its retry carries the same events
+        assert ("0 BOOTSTRAP", "") in s.events and ("1 BOOT", "") in s.events
+        cpe.kill()
+        await cpe.wait()
+        await cpe.start(boot=False)   # a crash, not a boot: no BOOT, no BOOTSTRAP again
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        # ...but the listener came back on another port: the ACS hears of the new URL
+        assert s.events == [("4 VALUE CHANGE", "")]
+        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+        assert s.parameters["Device.ManagementServer.ConnectionRequestURL"] == url
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def test_schedule_inform_and_periodic_inform(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.queue(A.schedule_inform(1, "si-1"))
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert sorted(s.events) == [("3 SCHEDULED", ""), ("M ScheduleInform", "si-1")]
+        acs.queue(A.set_parameter_values([
+            ("Device.ManagementServer.PeriodicInformInterval", "1"),
+            ("Device.ManagementServer.PeriodicInformEnable", "1")], "p"))
+        cpe_cr = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+        await (await asyncio.create_subprocess_exec(
+            "curl", "-s", "--digest", "-u", "cr:cr-secret", cpe_cr)).wait()
+        await acs.wait_session(3, timeout=TIMEOUT)
+        s = await acs.wait_session(4, timeout=TIMEOUT)
+        assert ("2 PERIODIC", "") in s.events
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def test_active_value_change_triggers_a_session_but_acs_sets_do_not(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.queue(A.set_parameter_attributes([("Device.ManagementServer.PeriodicInformInterval",
+                                               2, None)]),
+                  A.set_parameter_values([("Device.ManagementServer.PeriodicInformInterval",
+                                           "7200")]))
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        await asyncio.sleep(2.5)  # a poll happened: the ACS's own change is not notified
+        assert len(acs.sessions) == 1
+        cpe.configure({("acs", "periodic_inform_interval"): "1234"})  # changed on the device
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert s.events == [("4 VALUE CHANGE", "")]
+        assert s.parameters["Device.ManagementServer.PeriodicInformInterval"] == "1234"
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def test_sigterm_during_a_session_finishes_it_and_exits_0(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.queue(A.get_parameter_values("Device."))
+        await cpe.start()
+        await acs.wait_message("Inform", timeout=TIMEOUT)
+        code = await cpe.stop(signal.SIGTERM)
+        assert code == 0
+        await acs.stop()
+    run(main())
+
+
+def test_config_error_names_file_option_and_value(tmp_path):
+    cpe = Cpe(tmp_path, "http://127.0.0.1:9/", {("acs", "periodic_inform_interval"): "abc"})
+    done = subprocess.run(cpe.argv(), capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert f"{cpe.confdir}/cwmp: cwmp.acs.periodic_inform_interval = 'abc'" in done.stderr
+
+
+def test_second_instance_refuses_to_start(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        done = subprocess.run(cpe.argv(), capture_output=True, text=True, timeout=30)
+        assert done.returncode == 1 and "already running" in done.stderr
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+@pytest.mark.parametrize("compression", ["GZIP"])
+def test_https_acs_with_verification(tmp_path, compression):
+    import certs
+    (tmp_path / "pki").mkdir()
+    pki = certs.make_pki(tmp_path / "pki")
+
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("acs", "ssl_capath"): str(pki.ca_file),
+                                            ("acs", "compression"): compression},
+                                 tls=(str(pki.server_cert), str(pki.server_key)))
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        assert acs.url.startswith("https://") and ("0 BOOTSTRAP", "") in s.events
+        assert await finish(acs, cpe) == 0
+    run(main())
