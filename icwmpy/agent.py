@@ -36,6 +36,7 @@ GET_RPC_METHODS = "GetRPCMethods"
 # Exit status when a Reboot/FactoryReset is configured as 'exit': "restart me as after a
 # boot" for the sandbox supervisor and the tests (EX_TEMPFAIL).
 EXIT_FOR_REBOOT = 75
+SESSION_TIMERS = ("periodic", "retry", "scheduled", "heartbeat")
 
 
 class Agent:
@@ -141,6 +142,8 @@ class Agent:
         workers = [asyncio.create_task(self.transfers.run()),
                    asyncio.create_task(self._poll_values())]
         try:
+            if self.settings.cpe.periodic_notify_enable:
+                await self.check_values()  # what changed while down joins the first Inform
             if self.events.pending or self.transfers.pending_requests():
                 self._wake.set()
             while not self._stopping:
@@ -377,16 +380,25 @@ class Agent:
         """Call ``callback`` at wall-clock time ``when`` (replacing a timer of that name)."""
         self._cancel(name)
         delay = max(0.0, when - time.time())
-        self._timers[name] = self._loop.call_later(delay, callback)
-        if name in ("periodic", "retry", "scheduled", "heartbeat"):
-            pending = [h.when() for n, h in self._timers.items()
-                       if n in ("periodic", "retry", "scheduled", "heartbeat")]
-            self.next_session = time.time() + (min(pending) - self._loop.time())
+
+        def fire():
+            self._timers.pop(name, None)
+            self._update_next_session()
+            callback()
+
+        self._timers[name] = self._loop.call_later(delay, fire)
+        self._update_next_session()
 
     def _cancel(self, name):
         handle = self._timers.pop(name, None)
         if handle:
             handle.cancel()
+            self._update_next_session()
+
+    def _update_next_session(self):
+        """Wall-clock time of the next timer that starts a session (None: none armed)."""
+        pending = [h.when() for n, h in self._timers.items() if n in SESSION_TIMERS]
+        self.next_session = (time.time() + min(pending) - self._loop.time()) if pending else None
 
     def _arm_periodic(self):
         acs = self.settings.acs
@@ -432,10 +444,10 @@ class Agent:
         self._arm_scheduled()
 
     async def _poll_values(self):
+        """Check every ``periodic_notify_interval`` seconds (run() checked at start-up)."""
         while True:
-            cpe = self.settings.cpe
-            await asyncio.sleep(max(1, cpe.periodic_notify_interval))
-            if cpe.periodic_notify_enable:
+            await asyncio.sleep(max(1, self.settings.cpe.periodic_notify_interval))
+            if self.settings.cpe.periodic_notify_enable:
                 try:
                     await self.check_values()
                 except Exception:

@@ -6,6 +6,7 @@ Used by the daemon tests and by the sandbox quick start (tests/sandbox.py).
 import asyncio
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,13 @@ from pathlib import Path
 from icwmpy.config.uci import Uci
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now (the daemon keeps it across its restarts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Cpe:
@@ -30,12 +38,14 @@ class Cpe:
         if not (self.confdir / "cwmp").exists():
             shutil.copy(REPO / "etc" / "config" / "cwmp", self.confdir / "cwmp")
         defaults = {("acs", "url"): acs_url, ("acs", "periodic_inform_enable"): "0",
-                    ("cpe", "port"): "0", ("cpe", "userid"): "cr", ("cpe", "passwd"): "cr-secret",
+                    ("cpe", "port"): str(free_port()), ("cpe", "userid"): "cr", ("cpe", "passwd"): "cr-secret",
                     ("cpe", "log_to_console"): "1", ("cpe", "log_to_file"): "0",
                     ("cpe", "log_to_syslog"): "0", ("cpe", "log_severity"): "DEBUG",
                     ("cpe", "reboot_command"): "exit", ("cpe", "factory_reset_command"): "exit",
                     ("cpe", "transfer_hooks"): "sandbox",
                     ("cpe", "periodic_notify_interval"): "1",
+                    # never the host's system bus: tests that want D-Bus set their own
+                    ("cpe", "dbus_address"): f"unix:path={self.root / 'no-bus'}",
                     ("acs", "retry_min_wait_interval"): "1"}
         self.configure({**defaults, **(options or {})})
 

@@ -32,7 +32,7 @@ async def main(args):
     bus_socket = root / "bus.sock"
     bus = await asyncio.create_subprocess_exec(
         "dbus-daemon", "--session", "--nofork", f"--address=unix:path={bus_socket}",
-        "--print-address", stdout=asyncio.subprocess.PIPE)
+        "--print-address", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     address = (await bus.stdout.readline()).decode().strip()
     acs = A.Acs("digest", "acs", "acs-secret", port=args.acs_port)
     await acs.start()
@@ -76,7 +76,8 @@ async def main(args):
     finally:
         traffic.cancel()
         await acs.stop()
-        bus.terminate()
+        if bus.returncode is None:
+            bus.terminate()
         await bus.wait()
     return code
 

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 import acs as A
-from cpe import Cpe
+from cpe import Cpe, free_port
 
 TIMEOUT = 20
 
@@ -162,6 +162,7 @@ def test_killed_between_inform_and_response_keeps_the_events(tmp_path):
         assert ("0 BOOTSTRAP", "") in s.events and ("1 BOOT", "") in s.events
         cpe.kill()
         await cpe.wait()
+        cpe.configure({("cpe", "port"): str(free_port())})
         await cpe.start(boot=False)   # a crash, not a boot: no BOOT, no BOOTSTRAP again
         s = await acs.wait_session(2, timeout=TIMEOUT)
         # ...but the listener came back on another port: the ACS hears of the new URL

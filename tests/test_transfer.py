@@ -504,7 +504,7 @@ def test_schedule_download_windows(tmp_path):
         async with http_files(files) as url:
             began = time.time()
             cpe.queue.schedule_download(schedule_args(f"{url}/image", [
-                (0, 1, "4 Confirmation Needed", -1), (1, 5, "2 Immediately", 0)], "second"))
+                (1, 5, "2 Immediately", 0), (0, 1, "4 Confirmation Needed", -1)], "second"))
             cpe.queue.schedule_download(schedule_args(f"{url}/gone", [
                 (0, 1, "1 At Any Time", 2)], "expired"))
             assert cpe.queue.queued() == [{"CommandKey": "second", "State": 1},

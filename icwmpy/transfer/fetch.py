@@ -40,10 +40,9 @@ import pycurl
 from ..faults import CwmpFault
 from ..transport.curlloop import TransportError
 
-SCHEMES = ("http", "https", "ftp")
 BUFFER_SIZE = 256 * 1024          # fewer, larger reads: fewer trips through the event loop
 PROGRESS_INTERVAL = 1.0           # seconds between two progress reports
-_PROTOCOLS = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS | pycurl.PROTO_FTP
+_PROTOCOLS = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS | pycurl.PROTO_FTP   # rpc.checks.SCHEMES
 
 _CONNECT_ERRORS = {pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_RESOLVE_PROXY,
                    pycurl.E_COULDNT_CONNECT, pycurl.E_SSL_CONNECT_ERROR}

@@ -21,25 +21,27 @@ or a reboot):
 * ``done``: delivered, once: :meth:`delivered` deletes the record when the ACS
   acknowledged the TransferComplete; until then it is offered in every session.
 
-Fault decisions where TR-069 leaves a choice (the RPC itself, before anything is queued):
+Fault decisions where TR-069 leaves a choice (the RPC itself, before anything is queued).
+What a request says by itself (URL syntax and scheme 9013, FileType syntax, time window
+rules) is judged by :mod:`icwmpy.rpc.checks`, called here too so the queue is safe to use
+without the RPC layer; the queue adds what depends on this device:
 
 * a FileType this CPE has no hook/source for (Tone/Ringer files, unknown vendor types):
   9003 Invalid arguments (the standard has no dedicated code for it);
-* a URL scheme other than http, https, ftp: 9013; a URL without a host: 9003;
+* a URL that is not ASCII (libcurl takes it as bytes; the ACS must percent-encode): 9003;
 * a FileSize larger than ``max_file_size`` or the free space of ``download_dir``: 9010
   (refusing now is kinder than failing the TransferComplete later);
 * the queue holds ``max_queue`` transfers (undelivered results included: they are listed
   by GetQueuedTransfers, whose answer holds at most 16): 9004;
-* ScheduleDownload: no window, a window ending before it starts, overlapping or unordered
-  windows, an unknown WindowMode or MaxRetries < -1: 9003. "4 Confirmation Needed" is
-  accepted but, having no user to confirm, such a window is never used (as the standard
+* ScheduleDownload: windows are used in the order of their start. "4 Confirmation
+  Needed" is accepted but, having no user to confirm, such a window is never used (as the standard
   says of an unconfirmed window); "3 When Idle" is treated as "1 At Any Time";
 * CancelTransfer of a transfer already started or finished: 9021; of a key no transfer
   carries: 9021 too, since a key we no longer know most likely belonged to a transfer that
   completed and was delivered.
 
-Passwords are stored as the ACS gave them (the state directory is readable by root only):
-a restarted transfer must authenticate again.
+Passwords are stored in clear as the ACS gave them, because a restarted transfer must
+authenticate again: the state directory must be readable by root only.
 """
 
 import asyncio
@@ -53,6 +55,7 @@ from urllib.parse import urlsplit
 
 from ..cwmp.session import CpeRequest
 from ..faults import MESSAGES, CwmpFault
+from ..rpc import checks
 from . import apply as hooks
 from . import fetch
 from .apply import DEFAULT_UPLOAD_SOURCES, SANDBOX_HOOKS
@@ -63,7 +66,6 @@ PREFIX = "transfer-"
 MAX_LISTED = 16                  # GetQueuedTransfers / GetAllQueuedTransfers array limit
 APPLIED_KEPT = 20                # sandbox applies remembered in the store
 CONFIRMATION = "4 Confirmation Needed"
-WINDOW_MODES = ("1 At Any Time", "2 Immediately", "3 When Idle", CONFIRMATION)
 EVENTS = {"Download": "M Download", "Upload": "M Upload",
           "ScheduleDownload": "M ScheduleDownload"}
 TRANSFER_COMPLETE = "7 TRANSFER COMPLETE"
@@ -168,19 +170,12 @@ class TransferQueue:
         return key
 
     # ------------------------------------------------------------------ RPCs
-    def _check_url(self, url):
-        url = url or ""
+    @staticmethod
+    def _check_url(url):
+        """The protocol's URL rules, plus what libcurl can carry (ASCII only)."""
+        checks.check_url(url)
         if not url.isascii():
             raise CwmpFault(9003, "URL with characters outside ASCII (not percent-encoded)")
-        try:
-            parts = urlsplit(url)
-            host, _port = parts.hostname, parts.port     # both check the syntax
-        except ValueError as error:
-            raise CwmpFault(9003, f"malformed URL: {error}") from None
-        if parts.scheme.lower() not in fetch.SCHEMES:
-            raise CwmpFault(9013, f"unsupported URL scheme {parts.scheme!r}")
-        if not host:
-            raise CwmpFault(9003, "URL without a host")
 
     def _room(self):
         """Bytes a download may take: free space, capped by ``max_file_size``."""
@@ -188,6 +183,7 @@ class TransferQueue:
         return min(room, self.config.max_file_size) if self.config.max_file_size else room
 
     def _check_download(self, args):
+        checks.check_download(args)
         if args["FileType"] not in self.config.hooks:
             raise CwmpFault(9003, f"unsupported FileType {args['FileType']!r}")
         self._check_url(args["URL"])
@@ -204,6 +200,7 @@ class TransferQueue:
 
     def upload(self, args):
         """Queue an Upload; returns the UploadResponse (Status 1: completes later)."""
+        checks.check_upload(args)
         if args["FileType"] not in self.config.upload_sources:
             raise CwmpFault(9003, f"unsupported FileType {args['FileType']!r}")
         self._check_url(args["URL"])
@@ -212,22 +209,12 @@ class TransferQueue:
 
     def schedule_download(self, args):
         """Queue a ScheduleDownload to run in its time windows (relative to now)."""
+        checks.check_schedule_download(args)
         self._check_download(args)
         now = time.time()
-        windows = []
-        for window in args.get("TimeWindowList") or ():
-            start, end = window["WindowStart"], window["WindowEnd"]
-            if end <= start or (windows and now + start < windows[-1]["end"]):
-                raise CwmpFault(9003, "time windows must be ordered, not overlap and "
-                                      "end after they start")
-            if window["WindowMode"] not in WINDOW_MODES:
-                raise CwmpFault(9003, f"unsupported WindowMode {window['WindowMode']!r}")
-            if window["MaxRetries"] < -1:
-                raise CwmpFault(9003, "MaxRetries below -1")
-            windows.append({"start": now + start, "end": now + end,
-                            "mode": window["WindowMode"], "max_retries": window["MaxRetries"]})
-        if not windows:
-            raise CwmpFault(9003, "no time window")
+        windows = [{"start": now + w["WindowStart"], "end": now + w["WindowEnd"],
+                    "mode": w["WindowMode"], "max_retries": w["MaxRetries"]}
+                   for w in sorted(args["TimeWindowList"], key=lambda w: w["WindowStart"])]
         self._add("ScheduleDownload", args, windows=windows, window=0, tries=0, retry_at=0)
 
     def change_du_state(self, args):
