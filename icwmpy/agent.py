@@ -144,7 +144,7 @@ class Agent:
         try:
             if self.settings.cpe.periodic_notify_enable:
                 await self.check_values()  # what changed while down joins the first Inform
-            if self.events.pending or self.transfers.pending_requests():
+            if self.events.pending or self.transfers.pending_events():
                 self._wake.set()
             while not self._stopping:
                 await self._wake.wait()
@@ -217,6 +217,8 @@ class Agent:
         if not url:
             log.warning("no ACS URL configured (cwmp.acs.url): no session")
             return None
+        for code, key in self.transfers.pending_events():
+            self.events.add(code, key)  # results waiting for delivery, also after a crash
         sent = self.events.pending
         if not sent:
             return None

@@ -258,3 +258,44 @@ def test_https_acs_with_verification(tmp_path, compression):
         assert acs.url.startswith("https://") and ("0 BOOTSTRAP", "") in s.events
         assert await finish(acs, cpe) == 0
     run(main())
+
+
+def test_download_survives_kill_and_completes_exactly_once(tmp_path):
+    payload = bytes(range(256)) * 2000
+    fetched = []
+
+    async def files_handler(request):
+        fetched.append(request.target)
+        if len(fetched) == 1:
+            await asyncio.sleep(2)  # the first attempt is killed while it waits here
+        return A.Response(200, payload)
+
+    async def main():
+        files = A.HttpServer(files_handler)
+        await files.start()
+        acs, cpe = await sandbox(tmp_path)
+        acs.queue(A.download(files.url + "/fw.bin", "3 Vendor Configuration File", "dl-1",
+                             file_size=len(payload)))
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        assert s.methods[-1] == "DownloadResponse"
+        assert s.messages[-1].parsed["Status"] == "1"
+        while not fetched:
+            await asyncio.sleep(0.05)
+        cpe.kill()  # mid-transfer
+        await cpe.wait()
+        await cpe.start(boot=False)
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert sorted(s.events) == [("7 TRANSFER COMPLETE", ""), ("M Download", "dl-1")]
+        tc = [m for m in s.messages if m.method == "TransferComplete"]
+        assert len(tc) == 1 and tc[0].parsed["CommandKey"] == "dl-1"
+        assert tc[0].parsed["FaultStruct"]["FaultCode"] == "0"
+        assert len(fetched) == 2
+        await cpe.stop()
+        cpe.reboot()
+        await cpe.start()
+        s = await acs.wait_session(3, timeout=TIMEOUT)
+        assert s.events == [("1 BOOT", "")] and "TransferComplete" not in s.methods
+        assert await finish(acs, cpe) == 0
+        await files.stop()
+    run(main())
