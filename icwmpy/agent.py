@@ -72,6 +72,7 @@ class Agent:
         self._stopping = False
         self._timers = {}
         self._last_active = 0.0
+        self._device_id = None
         self._loop = None
         model.change_listeners.append(self._model_changed)
 
@@ -293,12 +294,13 @@ class Agent:
     def _inform_args(self, events, changed):
         """Inform arguments (runs in the model worker)."""
         model = self.model
-        device_id = {}
-        for field, name in DEVICE_ID.items():
-            try:
-                device_id[field] = model.read(name)
-            except Exception:  # a data model without the parameter: empty, not a crash
-                device_id[field] = ""
+        if self._device_id is None:  # identity does not change while we run
+            self._device_id = {}
+            for field, name in DEVICE_ID.items():
+                try:
+                    self._device_id[field] = model.read(name)
+                except Exception:  # a data model without the parameter: empty, not a crash
+                    self._device_id[field] = ""
         params = {}
 
         def add(path):
@@ -322,7 +324,7 @@ class Agent:
                 if entry.get("enable") and entry.get("parameter_name") and (
                         not wanted or codes & set(wanted)):
                     add(entry["parameter_name"])
-        return {"DeviceId": device_id, "Event": list(events), "MaxEnvelopes": 1,
+        return {"DeviceId": dict(self._device_id), "Event": list(events), "MaxEnvelopes": 1,
                 "CurrentTime": datetime.datetime.now(datetime.timezone.utc),
                 "RetryCount": self.retry, "ParameterList": list(params.values())}
 
@@ -463,9 +465,9 @@ class Agent:
 
     # ---------------------------------------------------------------- changes
     def _model_changed(self, changes):
-        """The ACS (or the CLI) changed values: no notification for them; config follows."""
+        """The ACS changed values: no notification for them; our own config follows."""
         self.watcher.acknowledge({n: v for n, v in changes.items() if v is not None})
-        if self._loop is not None:
+        if self._loop is not None and "cwmp" in self.model.committed:
             self._loop.call_soon_threadsafe(self._reload_settings)
 
     def _reload_settings(self):
@@ -474,6 +476,7 @@ class Agent:
         except ConfigError as e:
             log.error("%s (keeping the previous configuration)", e)
             return
+        self._device_id = None  # identity overrides may have changed
         if self._check_acs_url():
             self.trigger()
         self._arm_periodic()

@@ -13,6 +13,7 @@ import signal
 import socket
 import struct
 import sys
+from urllib.parse import urlsplit
 
 from icwmpy import logs
 from icwmpy.agent import Agent
@@ -20,6 +21,7 @@ from icwmpy.bus import BusService
 from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.config.uci import Uci, UciError
 from icwmpy.cr import CrServer, Route
+from icwmpy.cr import udp as udp_cr
 from icwmpy.model import DataModel
 from icwmpy.model.schema import DefinitionError
 from icwmpy.store import Store
@@ -140,9 +142,14 @@ async def serve(args):
     loop.add_signal_handler(signal.SIGINT, agent.stop)
     loop.add_signal_handler(signal.SIGHUP, agent.reload)
     bus = await BusService.start(agent, args.bus or cpe.dbus_address or "system")
+    # UDP connection requests + STUN (TR-069 Annex G) on the same port number; last before
+    # agent.run(), as its STUN task writes through agent.run_model.
+    udp = await udp_cr.start(agent, cr.port, urlsplit(url).hostname)
     try:
         return await agent.run()
     finally:
+        if udp:
+            await udp.close()
         if bus:
             await bus.stop()
         await cr.close()

@@ -89,7 +89,7 @@ class Namespace:
 
     def flush(self):
         with self._store.lock:
-            data = json.dumps(self._data, separators=(",", ":"), sort_keys=True).encode()
+            data = json.dumps(self._data, separators=(",", ":")).encode()
             write_atomic(self.path, data)
 
 

@@ -12,7 +12,6 @@ Every ``config inform_parameter`` section is one entry of ``Settings.inform_para
 
 import calendar
 import datetime as _dt
-import importlib.resources
 import logging
 import os
 import re
@@ -191,7 +190,9 @@ class Settings:
 # ---------------------------------------------------------------------------- loading
 
 def _spec_lines():
-    return importlib.resources.files(__package__).joinpath("cwmp.spec").read_text().splitlines()
+    # a plain path, not importlib.resources: that import alone costs the daemon ~1.5 MB
+    with open(os.path.join(os.path.dirname(__file__), "cwmp.spec"), encoding="utf-8") as f:
+        return f.read().splitlines()
 
 
 def _warner(warn):

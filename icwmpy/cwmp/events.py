@@ -47,18 +47,28 @@ def is_multiple(code):
     return code.startswith("M ")
 
 
+def _durable(event):
+    """Worth a disk write: an event that a failed session or a reboot does not drop.
+    The others (6 CONNECTION REQUEST, 14 HEARTBEAT) only live in memory, which spares
+    a write per connection-request session and loses nothing the standard keeps."""
+    return RULES.get(event[0], (True, True)) != (False, False)
+
+
 class EventQueue:
-    """Pending Inform events as ``[code, command_key]`` pairs, persisted on every change."""
+    """Pending Inform events as ``(code, command_key)`` pairs; the durable ones are
+    persisted on every change."""
 
     def __init__(self, store):
         self.ns = store["events"]
+        self._events = [tuple(e) for e in self.ns.get("pending", [])]
 
     @property
     def pending(self):
-        return [tuple(e) for e in self.ns.get("pending", [])]
+        return list(self._events)
 
     def _save(self, events):
-        self.ns.set("pending", [list(e) for e in events])
+        self._events = list(events)
+        self.ns.set("pending", [list(e) for e in events if _durable(e)])
 
     def add(self, code, command_key=""):
         """Queue an event; a single event already queued is not added twice."""

@@ -48,9 +48,15 @@ def xsi_type(elem):
 _ILLEGAL_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
+# Anything escape() must change; most values have none, and are returned as they are.
+_NEEDS_ESCAPE = re.compile("[&<>\r]|" + _ILLEGAL_XML.pattern)
+
+
 def escape(text):
     """Character data for XML 1.0: markup escaped, CR kept as a reference (a parser would
     normalise a raw one away), characters illegal in XML replaced by U+FFFD."""
+    if not _NEEDS_ESCAPE.search(text):
+        return text
     text = _ILLEGAL_XML.sub("\ufffd", text)
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace("\r", "&#13;"))

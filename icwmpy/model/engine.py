@@ -74,6 +74,7 @@ class DataModel:
         self.change_listeners = []
         self._lock = threading.RLock()
         self._cache = {}
+        self._by_number = {}
         self._bind()
 
     @classmethod
@@ -114,11 +115,11 @@ class DataModel:
     def _operation(self):
         """Serialise calls and give each a fresh cache of instance lists."""
         with self._lock:
-            self._cache = {}
+            self._cache, self._by_number = {}, {}
             try:
                 yield
             finally:
-                self._cache = {}
+                self._cache, self._by_number = {}, {}
 
     def get_values(self, path):
         """[(name, value, type)] for a parameter, partial path or wildcard path."""
@@ -319,6 +320,11 @@ class DataModel:
             self._revert_uci()
             log.error("transaction failed: %s", e)
             raise CwmpFault(9002, f"Internal error: {e}") from e
+
+    @property
+    def committed(self):
+        """The UCI packages the last transaction committed."""
+        return set(self._committed)
 
     def _status(self):
         """The RPC Status of the last transaction: 1 when a service must still reload
@@ -526,7 +532,8 @@ class DataModel:
             return instances
         if _NUMBER.match(seg):
             number = int(seg)
-            found = [(n, k) for n, k in instances if n == number]
+            key = self._by_number[cpath].get(number)
+            found = [] if key is None else [(number, key)]
         elif seg.startswith("[") and seg.endswith("]"):
             alias = seg[1:-1]
             found = [(n, k) for (a, (n, k)) in zip(
@@ -576,4 +583,5 @@ class DataModel:
                 self.numbering.set(cpath, entry)
             result = sorted((mapping[k], k) for k in found)
         self._cache[cpath] = result
+        self._by_number[cpath] = dict(result)
         return result

@@ -58,6 +58,7 @@ from ..faults import MESSAGES, CwmpFault
 from ..rpc import checks
 from . import apply as hooks
 from . import fetch
+from . import software as sw
 from .apply import DEFAULT_UPLOAD_SOURCES, SANDBOX_HOOKS
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,11 @@ CONFIRMATION = "4 Confirmation Needed"
 EVENTS = {"Download": "M Download", "Upload": "M Upload",
           "ScheduleDownload": "M ScheduleDownload"}
 TRANSFER_COMPLETE = "7 TRANSFER COMPLETE"
+REQUEST_DOWNLOAD = "9 REQUEST DOWNLOAD"
+AUTONOMOUS_TRANSFER_COMPLETE = "10 AUTONOMOUS TRANSFER COMPLETE"
+DU_STATE_CHANGE_COMPLETE = "11 DU STATE CHANGE COMPLETE"
+AUTONOMOUS_DU_STATE_CHANGE_COMPLETE = "12 AUTONOMOUS DU STATE CHANGE COMPLETE"
+CHANGE_DU_STATE = "ChangeDUState"
 
 
 @dataclasses.dataclass
@@ -81,6 +87,8 @@ class TransferConfig:
     its :class:`~icwmpy.transfer.apply.UploadSource`. ``max_file_size`` (0 = only the free
     space) bounds a download. ``retry_delay`` spaces the attempts of a ScheduleDownload in
     its window; ``max_restarts`` bounds the restarts of a transfer cut by crashes.
+    ``software`` is the package backend of ChangeDUState (:mod:`.software`; default: the
+    directory backend in ``software/`` beside ``download_dir``).
     """
     download_dir: str
     max_queue: int = 16
@@ -92,6 +100,12 @@ class TransferConfig:
     wire: fetch.WireOptions = dataclasses.field(default_factory=fetch.WireOptions)
     retry_delay: float = 30
     max_restarts: int = 3
+    software: object = None
+
+    def __post_init__(self):
+        if self.software is None:
+            root = os.path.join(os.path.dirname(os.path.abspath(self.download_dir)), "software")
+            self.software = sw.DirectoryBackend(root)
 
 
 def _utc(epoch):
