@@ -186,6 +186,7 @@ class Agent:
             self.state.delete("after_boot")
             self.state.delete("action")
             self.events.add("1 BOOT")
+            self._forget_reboot_requests()
         elif action:
             log.warning("a %s was requested but the device did not go down: doing it now", action)
             self._loop.call_soon(lambda: asyncio.ensure_future(self._do_action(action)))
@@ -195,6 +196,7 @@ class Agent:
         self._arm_periodic()
         self._arm_heartbeat()
         self._arm_scheduled()
+        self._arm_schedule_reboot()
 
     def _check_acs_url(self):
         """A new ACS URL means a new relationship: 0 BOOTSTRAP, and what was queued for the
@@ -347,14 +349,42 @@ class Agent:
         if self.state.get("reload_pending"):
             self.state.delete("reload_pending")
             self._reload_settings()
+        delay = self.settings.cpe.delay_reboot
+        if delay >= 0 and "delay_reboot" not in self._timers:
+            log.info("DelayReboot: rebooting in %d s", delay)
+            self._at("delay_reboot", time.time() + delay, self._reboot_due)
         action = self.state.get("action")
         if action:
             await self._do_action(action)
+
+    def _arm_schedule_reboot(self):
+        """ManagementServer.ScheduleReboot: a reboot at that time (a past time: none)."""
+        when = self.settings.cpe.schedule_reboot
+        if when and when > time.time():
+            self._at("schedule_reboot", when, self._reboot_due)
+        else:
+            self._cancel("schedule_reboot")
+
+    def _reboot_due(self):
+        """ScheduleReboot / DelayReboot time: reboot now, or when the session ends."""
+        self.state.set("action", "reboot")
+        if not self.in_session:
+            asyncio.ensure_future(self._do_action("reboot"))
+
+    def _forget_reboot_requests(self):
+        """ScheduleReboot and DelayReboot are done with once the device reboots."""
+        cpe = self.settings.cpe
+        if cpe.delay_reboot != -1 or cpe.schedule_reboot:
+            self.uci.set("cwmp", "cpe", "delay_reboot", "-1")
+            self.uci.set("cwmp", "cpe", "schedule_reboot", "")
+            self.uci.commit("cwmp")
+            self._reload_settings()
 
     async def _do_action(self, action):
         command = (self.settings.cpe.reboot_command if action == "reboot"
                    else self.settings.cpe.factory_reset_command)
         log.info("%s: running %s", action, command)
+        self._forget_reboot_requests()
         if action == "factory_reset":
             self._wipe_state()
         if command == "exit":
@@ -481,6 +511,7 @@ class Agent:
             self.trigger()
         self._arm_periodic()
         self._arm_heartbeat()
+        self._arm_schedule_reboot()
 
     def _tell(self, event, detail):
         for listener in self.session_listeners:

@@ -531,6 +531,7 @@ class Acs:
         self._taken = set()     # indexes of _log already returned by wait_message
         self._waiters = []
         self._drops = 0
+        self._stalls = []
         self._failures = []
         self._redirect = None   # [target, status, remaining]
         self._nonces = set()    # valid nonces when not nonce_per_connection
@@ -573,6 +574,11 @@ class Acs:
     def drop_connection_next(self, n=1):
         """Close the connection on the next ``n`` requests without answering."""
         self._drops += n
+
+    def stall_next(self, seconds, n=1):
+        """Hold the answer to the next ``n`` requests for ``seconds`` (a slow ACS, or a
+        window in which to kill the CPE while it waits)."""
+        self._stalls += [seconds] * n
 
     def expire_nonces(self):
         """Make every Digest nonce stale (the next use gets ``401 stale=true``)."""
@@ -622,6 +628,8 @@ class Acs:
     # -- the server side of the protocol
 
     async def _handle(self, request):
+        if self._stalls:
+            await asyncio.sleep(self._stalls.pop(0))
         injected = self._inject(request)
         if injected is not False:
             return injected

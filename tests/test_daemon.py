@@ -7,6 +7,7 @@ exits with status 75, the run directory is wiped, the daemon is started again wi
 """
 
 import asyncio
+import datetime
 import signal
 import subprocess
 
@@ -298,4 +299,43 @@ def test_download_survives_kill_and_completes_exactly_once(tmp_path):
         assert s.events == [("1 BOOT", "")] and "TransferComplete" not in s.methods
         assert await finish(acs, cpe) == 0
         await files.stop()
+    run(main())
+
+
+def test_killed_while_waiting_for_the_inform_response_loses_nothing(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.stall_next(3)
+        await cpe.start()
+        await asyncio.sleep(1)   # the Inform is out, its answer held back
+        cpe.kill()
+        await cpe.wait()
+        await cpe.start(boot=False)
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        assert sorted(s.events) == [("0 BOOTSTRAP", ""), ("1 BOOT", "")]
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def test_delay_reboot_and_schedule_reboot(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.queue(A.set_parameter_values([("Device.ManagementServer.DelayReboot", "1")]))
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        assert await cpe.wait(timeout=10) == 75     # rebooted 1 s after the session
+        assert cpe.value("Device.ManagementServer.DelayReboot") == "-1"
+        cpe.reboot()
+        when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+        acs.queue(A.set_parameter_values([("Device.ManagementServer.ScheduleReboot",
+                                           when.strftime("%Y-%m-%dT%H:%M:%SZ"))]))
+        await cpe.start()
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert s.events == [("1 BOOT", "")]
+        assert await cpe.wait(timeout=10) == 75
+        cpe.reboot()
+        await cpe.start()
+        await acs.wait_session(3, timeout=TIMEOUT)
+        assert cpe.value("Device.ManagementServer.ScheduleReboot") == "0001-01-01T00:00:00Z"
+        assert await finish(acs, cpe) == 0
     run(main())
