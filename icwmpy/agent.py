@@ -116,14 +116,18 @@ class Agent:
             log.info("value change: %s", ", ".join(passive + active))
             self.events.add("4 VALUE CHANGE")
         if active:
-            throttle = self._active_throttle()
+            throttle = await self.run_model(self._active_throttle)
             wait = self._last_active + throttle - time.time()
             if wait > 0:
-                self._at("throttle", time.time() + wait, self.trigger)
+                self._at("throttle", time.time() + wait, self._active_due)
             else:
-                self._last_active = time.time()
-                self.trigger()
+                self._active_due()
         return passive + active
+
+    def _active_due(self):
+        """An active notification starts a session (DefaultActiveNotificationThrottle apart)."""
+        self._last_active = time.time()
+        self.trigger()
 
     def stop(self):
         self._stopping = True
@@ -488,6 +492,7 @@ class Agent:
                     log.exception("value change check failed")
 
     def _active_throttle(self):
+        """Seconds between sessions started by active notifications (model worker)."""
         try:
             return int(self.model.read("Device.ManagementServer.DefaultActiveNotificationThrottle"))
         except Exception:

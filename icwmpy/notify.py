@@ -30,7 +30,8 @@ class ValueWatcher:
         Returns ``(passive, active)`` lists of changed names; a name seen for the first
         time is only recorded. The changed names join the pending list.
         """
-        known = dict(self.ns.get("known", {}))
+        before = self.ns.get("known", {})
+        known = dict(before)
         passive, active = [], []
         for name, value, _, notification in current:
             old = known.get(name)
@@ -41,9 +42,10 @@ class ValueWatcher:
                 active.append(name)
             elif notification in PASSIVE:
                 passive.append(name)
-        pending = self.pending
-        pending += [n for n in passive + active if n not in pending]
-        self.ns.replace({"known": known, "pending": pending})
+        if known != before:  # nothing new: no write (a router's flash counts them)
+            pending = self.pending
+            pending += [n for n in passive + active if n not in pending]
+            self.ns.replace({"known": known, "pending": pending})
         return passive, active
 
     def acknowledge(self, values):
