@@ -87,10 +87,14 @@ def cli(args, out=sys.stdout):
         run_reloads(model)
         return 0
     except CwmpFault as f:
-        print(f"Fault {f.code}: {MESSAGES.get(f.code, f.message)}", file=sys.stderr)
-        for name, code, message in f.details:
-            print(f"Fault {code}: {message} ({name})", file=sys.stderr)
+        # a set's per-parameter faults say more than its umbrella 9003
+        for code, name in [(c, n) for n, c, _ in f.details] or [(f.code, None)]:
+            where = f" ({name})" if name else ""
+            print(f"Fault {code}: {MESSAGES.get(code, f.message)}{where}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `icwmpd -c get Device. | head`
+        sys.stderr.close()
+        return 0
 
 
 def _need(rest, n):
