@@ -20,6 +20,7 @@ from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.cwmp import soap
 from icwmpy.cwmp.events import EventQueue, is_valid
 from icwmpy.cwmp.session import CpeRequest, Done, Failed, Handle, Send, Session
+from icwmpy.lwn import LightweightNotifier
 from icwmpy.notify import ValueWatcher
 from icwmpy.rpc import RpcHandler
 from icwmpy.rpc.options import Options
@@ -54,6 +55,7 @@ class Agent:
         self.settings = load_settings(confdir, warn=log.warning, uci=uci)
         self.events = EventQueue(store)
         self.watcher = ValueWatcher(store)
+        self.lwn = LightweightNotifier(self)
         self.state = store["agent"]
         self.options = Options(store)
         self.rpc = RpcHandler(model, self)
@@ -111,7 +113,9 @@ class Agent:
     async def check_values(self):
         """Look for value changes now (periodic poll, or on request from D-Bus)."""
         current = await self.run_model(self.model.notification_values)
-        passive, active = self.watcher.check(current)
+        passive, active, lightweight = self.watcher.check(current)
+        if lightweight:
+            await self.lwn.notify(lightweight)
         if passive or active:
             log.info("value change: %s", ", ".join(passive + active))
             self.events.add("4 VALUE CHANGE")

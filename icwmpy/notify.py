@@ -13,6 +13,7 @@ lightweight, 6 passive lightweight + active.
 
 PASSIVE = frozenset({1, 4})
 ACTIVE = frozenset({2, 6})
+LIGHTWEIGHT = frozenset({3, 4, 5, 6})
 
 
 class ValueWatcher:
@@ -27,17 +28,21 @@ class ValueWatcher:
     def check(self, current):
         """Compare ``[(name, value, type, notification)]`` with the known values.
 
-        Returns ``(passive, active)`` lists of changed names; a name seen for the first
-        time is only recorded. The changed names join the pending list.
+        Returns ``(passive, active, lightweight)``: the changed names for CWMP passive and
+        active notification, and the ``(name, value, type, notification)`` changes for
+        lightweight notification. A name seen for the first time is only recorded. The
+        CWMP changes join the pending list.
         """
         before = self.ns.get("known", {})
         known = dict(before)
-        passive, active = [], []
-        for name, value, _, notification in current:
+        passive, active, lightweight = [], [], []
+        for name, value, type_, notification in current:
             old = known.get(name)
             known[name] = value
             if old is None or old == value:
                 continue
+            if notification in LIGHTWEIGHT:
+                lightweight.append((name, value, type_, notification))
             if notification in ACTIVE:
                 active.append(name)
             elif notification in PASSIVE:
@@ -46,7 +51,7 @@ class ValueWatcher:
             pending = self.pending
             pending += [n for n in passive + active if n not in pending]
             self.ns.replace({"known": known, "pending": pending})
-        return passive, active
+        return passive, active, lightweight
 
     def acknowledge(self, values):
         """Record values the ACS set itself (``{name: value}``) without notifying them."""

@@ -3,6 +3,7 @@
 need_debs=()
 command -v dbus-daemon >/dev/null || need_debs+=(dbus)
 command -v curl >/dev/null || need_debs+=(curl)
+command -v turnserver >/dev/null || need_debs+=(coturn)       # STUN server for Annex G tests
 command -v uci >/dev/null 2>&1 || true   # optional: the real uci tool is used by tests when present
 if [ ${#need_debs[@]} -gt 0 ]; then
     SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
