@@ -22,10 +22,11 @@ from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.config.uci import Uci, UciError
 from icwmpy.cr import CrServer, Route
 from icwmpy.cr import udp as udp_cr
+from icwmpy.cr.xmpp import XmppConnReq
 from icwmpy.model import DataModel
 from icwmpy.model.schema import DefinitionError
 from icwmpy.store import Store
-from icwmpy.transfer import TransferConfig, TransferQueue, WireOptions, openwrt_hooks
+from icwmpy.transfer import TransferConfig, TransferQueue, WireOptions, openwrt_hooks, software
 from icwmpy.transport import CurlLoop
 
 log = logging.getLogger("icwmpy")
@@ -102,6 +103,7 @@ def transfer_config(statedir, settings):
         wire=WireOptions(ca_path=acs.ssl_capath or None, insecure=acs.insecure_enable))
     if cpe.transfer_hooks == "openwrt":
         config.hooks = openwrt_hooks(cpe.fw_upgrade_keep_settings)
+    config.software = software.backend(cpe.software_backend, os.path.join(statedir, "software"))
     return config
 
 
@@ -123,6 +125,7 @@ async def serve(args):
                   transfers=transfers,
                   boot=args.boot_event and first_start_after_boot(args.rundir),
                   get_rpc_methods=args.get_rpc_methods)
+    transfers.policies = lambda: agent.settings
     cpe = agent.settings.cpe
     if not cpe.enable:
         log.info("cwmp.cpe.enable is off: not starting")
@@ -145,9 +148,15 @@ async def serve(args):
     # UDP connection requests + STUN (TR-069 Annex G) on the same port number; last before
     # agent.run(), as its STUN task writes through agent.run_model.
     udp = await udp_cr.start(agent, cr.port, urlsplit(url).hostname)
+    # XMPP connection requests (TR-069 Annex K): connected only while
+    # ManagementServer.ConnReqXMPPConnection names an enabled Device.XMPP.Connection
+    # (followed live); slixmpp is imported only then.
+    xmpp = XmppConnReq(agent)
+    await xmpp.start()
     try:
         return await agent.run()
     finally:
+        await xmpp.stop()
         if udp:
             await udp.close()
         if bus:

@@ -42,7 +42,7 @@ class Cpe:
                     ("cpe", "log_to_console"): "1", ("cpe", "log_to_file"): "0",
                     ("cpe", "log_to_syslog"): "0", ("cpe", "log_severity"): "DEBUG",
                     ("cpe", "reboot_command"): "exit", ("cpe", "factory_reset_command"): "exit",
-                    ("cpe", "transfer_hooks"): "sandbox",
+                    ("cpe", "transfer_hooks"): "sandbox", ("cpe", "software_backend"): "directory",
                     ("cpe", "periodic_notify_interval"): "1",
                     # never the host's system bus: tests that want D-Bus set their own
                     ("cpe", "dbus_address"): f"unix:path={self.root / 'no-bus'}",

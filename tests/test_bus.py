@@ -245,7 +245,9 @@ def test_introspection_lists_the_api_on_the_bus_named_in_the_config(bus, tmp_pat
             methods = {m.name: (m.in_signature, m.out_signature) for m in interface.methods}
             assert methods == {"Status": ("", "a{sv}"), "StatusJson": ("", "s"),
                                "Inform": ("sb", "a{sv}"), "Command": ("s", "a{sv}"),
-                               "Notify": ("", "a{sv}")}
+                               "Notify": ("", "a{sv}"), "Download": ("sss", "a{sv}"),
+                               "ChangeDUState": ("sa{ss}", "a{sv}"),
+                               "RequestDownload": ("sa{ss}", "a{sv}")}
             signals = {s.name: "".join(a.signature for a in s.args) for s in interface.signals}
             assert signals == {"SessionStarted": "as", "SessionEnded": "s",
                                "TransferProgress": "stt"}

@@ -405,7 +405,7 @@ def test_rpc_checks_answer_with_faults(tmp_path):
     assert fault.value.code == 9003
     with pytest.raises(CwmpFault) as fault:
         cpe.queue.change_du_state({"Operations": [], "CommandKey": ""})
-    assert fault.value.code == 9000
+    assert fault.value.code == 9003
     cpe.queue.download(download_args(url, "a", delay=100))
     cpe.queue.upload(upload_args(url, "b"))
     with pytest.raises(CwmpFault) as fault:

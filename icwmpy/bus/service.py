@@ -22,6 +22,7 @@ from dbus_next.constants import NameFlag, PropertyAccess
 from dbus_next.service import ServiceInterface, dbus_property, method, signal
 
 from icwmpy.cwmp.events import is_valid
+from icwmpy.faults import MESSAGES, CwmpFault
 
 log = logging.getLogger("icwmpy")
 
@@ -168,6 +169,42 @@ class Tr069Interface(ServiceInterface):
             raise DBusError(FAILED, f"value change check failed: {e}") from None
         info = f"{len(changed)} value change(s) notified" if changed else "No value change"
         return reply(0, info, changed=list(changed))
+
+    # ---------------------------------------------------------------- device-side work
+    @method()
+    def Download(self, url: "s", file_type: "s", target: "s") -> "a{sv}":
+        """Download a file as the ACS's Download would (FileType "1 Firmware Upgrade
+        Image", ...); the ACS hears of it by an AutonomousTransferComplete if its
+        AutonomousTransferCompletePolicy asks for it."""
+        key = self._queue(self.agent.transfers.autonomous_download, url, file_type, target)
+        return reply(1, "Download queued", id=key)
+
+    @method()
+    def ChangeDUState(self, operation: "s", args: "a{ss}") -> "a{sv}":
+        """One software module operation (Install, Update or Uninstall; ``args`` as its
+        TR-069 struct: URL, UUID, Version, Username, Password, ExecutionEnvRef); the ACS
+        hears of it by an AutonomousDUStateChangeComplete if DUStateChangeComplPolicy asks."""
+        if operation not in ("Install", "Update", "Uninstall"):
+            raise DBusError(INVALID_ARGS, f"operation {operation!r}: Install, Update or Uninstall")
+        key = self._queue(self.agent.transfers.change_du_state,
+                          {"Operations": [{**args, "Operation": operation}]}, True)
+        return reply(1, f"{operation} queued", id=key)
+
+    @method()
+    def RequestDownload(self, file_type: "s", args: "a{ss}") -> "a{sv}":
+        """Ask the ACS for a file: a RequestDownload in the next session (9 REQUEST DOWNLOAD)."""
+        key = self._queue(self.agent.transfers.request_download, file_type, list(args.items()))
+        return reply(1, "RequestDownload queued", id=key)
+
+    @staticmethod
+    def _queue(fn, *args):
+        try:
+            return fn(*args)
+        except CwmpFault as fault:
+            text = MESSAGES.get(fault.code, "Fault")
+            if fault.message and fault.message != text:
+                text = f"{text}: {fault.message}"
+            raise DBusError(INVALID_ARGS, f"{fault.code} {text}") from None
 
     # ---------------------------------------------------------------- signals
     @signal()

@@ -564,8 +564,11 @@ class DataModel:
         if cached is not None:
             return cached
         found = [str(k) for k in obj.table.instances(cpath, keys)]
-        if obj.table_spec and obj.table_spec.get("numbering") == "sequential":
+        numbering = (obj.table_spec or {}).get("numbering")
+        if numbering == "sequential":
             result = [(i, k) for i, k in enumerate(found, 1)]
+        elif numbering == "key":     # the backend numbers its instances: keys are numbers
+            result = sorted((int(k), k) for k in found)
         else:
             entry = self._numbering(cpath)
             mapping = entry["map"]

@@ -1,5 +1,9 @@
-"""The transfer queue: Download, Upload and ScheduleDownload requests, run one at a time,
-each answered exactly once by a TransferComplete, across crashes and reboots.
+"""The transfer queue: Download, Upload, ScheduleDownload and ChangeDUState requests, run
+one at a time, each answered exactly once by a TransferComplete (DUStateChangeComplete),
+across crashes and reboots. Work started on the device itself (D-Bus) goes through the same
+queue: autonomous downloads and DU changes, answered by AutonomousTransferComplete and
+AutonomousDUStateChangeComplete when the ACS's policy asks for them (judged when the work
+completes; a result the policy filters out is dropped), and RequestDownload requests.
 
 Every transfer is a record in the ``transfers`` store namespace, and every change of its
 phase is written there (atomically) *before* the step it announces is taken:
@@ -21,6 +25,12 @@ or a reboot):
 * ``done``: delivered, once: :meth:`delivered` deletes the record when the ACS
   acknowledged the TransferComplete; until then it is offered in every session.
 
+A ChangeDUState record holds its operations, run in order; each one's start is saved
+before it acts and its result as soon as it ends. An operation cut by a crash is settled
+by :meth:`.software.SoftwareModules.settle`: its result if the DU change had completed,
+else it starts again (counted in ``restarts`` as a transfer; past ``max_restarts`` it
+fails with 9017). The one DUStateChangeComplete goes once every operation has a result.
+
 Fault decisions where TR-069 leaves a choice (the RPC itself, before anything is queued).
 What a request says by itself (URL syntax and scheme 9013, FileType syntax, time window
 rules) is judged by :mod:`icwmpy.rpc.checks`, called here too so the queue is safe to use
@@ -38,7 +48,10 @@ without the RPC layer; the queue adds what depends on this device:
   says of an unconfirmed window); "3 When Idle" is treated as "1 At Any Time";
 * CancelTransfer of a transfer already started or finished: 9021; of a key no transfer
   carries: 9021 too, since a key we no longer know most likely belonged to a transfer that
-  completed and was delivered.
+  completed and was delivered. GetQueuedTransfers and CancelTransfer see only the ACS's
+  own transfers, not ChangeDUState, autonomous work or RequestDownload;
+* the autonomous policies: an empty FileTypeFilter, OperationTypeFilter or
+  FaultCodeFilter lets every value through; FaultCodeFilter applies to failures only.
 
 Passwords are stored in clear as the ACS gave them, because a restarted transfer must
 authenticate again: the state directory must be readable by root only.
@@ -123,6 +136,8 @@ class TransferQueue:
         self.config = config
         self._on_ready = on_ready
         self.progress = None
+        self.policies = None         # () -> Settings with transfer_complete, du_state_change
+        self.software = sw.SoftwareModules(store, config.software)
         self._wake = asyncio.Event()
         self._active = None          # (key, task) of the transfer being executed
         os.makedirs(config.download_dir, exist_ok=True)
@@ -145,7 +160,9 @@ class TransferQueue:
     def _recover(self):
         with self._store.batch():
             for key, record in self._records("transferring", "applying"):
-                if record["phase"] == "applying":
+                if record["method"] == CHANGE_DU_STATE:
+                    self._recover_du(key, record)
+                elif record["phase"] == "applying":
                     log.info("%s: apply was under way at shutdown; taking it as done", key)
                     if record.get("discarded"):
                         self.ns.delete(key)
@@ -158,30 +175,57 @@ class TransferQueue:
                 else:
                     log.info("%s: interrupted by a restart; starting it again", key)
                     self._save(key, phase="queued", restarts=record.get("restarts", 0) + 1)
+            self.software.tidy()
         for name in os.listdir(self.config.download_dir):
             if name.startswith(PREFIX):  # partial files, or an image a reboot applied
                 os.unlink(os.path.join(self.config.download_dir, name))
 
-    def _add(self, method, args, **fields):
+    def _recover_du(self, key, record):
+        """A ChangeDUState cut by a restart: settle its running operation (see settle)."""
+        operations = list(record["operations"])   # a copy: the store compares old and new
+        restarts = record.get("restarts", 0)
+        for index, op in enumerate(operations):
+            if op["state"] != 2:
+                continue
+            result = self.software.settle(_marker(key, index))
+            if result is None and restarts >= self.config.max_restarts:
+                result = sw.failed_result(op["args"], op["start"], CwmpFault(
+                    9017, f"operation interrupted by {restarts + 1} restarts"))
+            if result is None:
+                log.info("%s: %s interrupted by a restart; starting it again", key,
+                         op["args"]["Operation"])
+                operations[index] = dict(op, state=1)
+                restarts += 1
+            else:
+                operations[index] = dict(op, state=3, result=result)
+        self._save(key, phase="queued", operations=operations, restarts=restarts)
+
+    def _insert(self, record):
+        """Store a new record (``queued`` unless it says otherwise) and wake the worker."""
         if len(self._records()) >= self.config.max_queue:
             raise CwmpFault(9004, f"{self.config.max_queue} transfers already queued")
         number = self.ns.get("next_id", 1)
         key = f"{PREFIX}{number}"
-        record = {"method": method, "command_key": args.get("CommandKey") or "",
-                  "file_type": args["FileType"], "url": args["URL"],
-                  "username": args.get("Username") or "",
-                  "password": args.get("Password") or "",
-                  "file_size": args.get("FileSize") or 0,
-                  "target": args.get("TargetFileName") or "",
-                  "phase": "queued", "state": 1, "start": None, "complete": None,
-                  "fault": None, **fields}
+        record = {"command_key": "", "phase": "queued", "state": 1, "start": None,
+                  "complete": None, "fault": None, "due": time.time(), **record}
         with self._store.batch():
             self.ns.set("next_id", number + 1)
             self.ns.set(key, record)
-        log.info("%s: %s %s of %s queued (CommandKey %r)", key, method, record["file_type"],
-                 record["url"], record["command_key"])
+        log.info("%s: %s%s queued (CommandKey %r)", key,
+                 "autonomous " if record.get("autonomous") else "", record["method"],
+                 record["command_key"])
+        if record["phase"] == "done":
+            self._ready()
         self._wake.set()
         return key
+
+    def _add(self, method, args, **fields):
+        return self._insert({"method": method, "command_key": args.get("CommandKey") or "",
+                             "file_type": args["FileType"], "url": args["URL"],
+                             "username": args.get("Username") or "",
+                             "password": args.get("Password") or "",
+                             "file_size": args.get("FileSize") or 0,
+                             "target": args.get("TargetFileName") or "", **fields})
 
     # ------------------------------------------------------------------ RPCs
     @staticmethod
@@ -231,13 +275,47 @@ class TransferQueue:
                    for w in sorted(args["TimeWindowList"], key=lambda w: w["WindowStart"])]
         self._add("ScheduleDownload", args, windows=windows, window=0, tries=0, retry_at=0)
 
-    def change_du_state(self, args):
-        """Software module management is not implemented yet."""
-        raise CwmpFault(9000, "ChangeDUState is not supported")
+    def change_du_state(self, args, autonomous=False):
+        """Queue a ChangeDUState: its operations run in order, one DUStateChangeComplete
+        (AutonomousDUStateChangeComplete when started on the device) tells the results.
+        Returns the record's id."""
+        checks.check_change_du_state(args)
+        for op in args["Operations"]:
+            if op.get("URL"):
+                self._check_url(op["URL"])
+        return self._insert({"method": CHANGE_DU_STATE,
+                             "command_key": args.get("CommandKey") or "",
+                             "autonomous": autonomous,
+                             "operations": [{"args": dict(op), "state": 1, "start": None,
+                                             "result": None} for op in args["Operations"]]})
+
+    def autonomous_download(self, url, file_type, target=""):
+        """A download the device starts itself: announced by an AutonomousTransferComplete
+        if the policy wants it. Returns the transfer's id."""
+        args = {"URL": url, "FileType": file_type, "TargetFileName": target}
+        self._check_download(args)
+        return self._add("Download", args, autonomous=True)
+
+    def request_download(self, file_type, file_type_args):
+        """Ask the ACS, in the next session, to send a Download of ``file_type``
+        (``file_type_args``: (name, value) pairs, at most 16). Returns the request's id."""
+        if not file_type or len(file_type) > 64:
+            raise CwmpFault(9003, "FileType must have 1 to 64 characters")
+        if len(file_type_args) > 16 or any(len(n) > 64 or len(v) > 256
+                                           for n, v in file_type_args):
+            raise CwmpFault(9003, "at most 16 arguments, names <= 64, values <= 256 characters")
+        return self._insert({"method": "RequestDownload", "file_type": file_type,
+                             "args": [list(a) for a in file_type_args], "phase": "done",
+                             "state": 3})
+
+    def _transfers(self):
+        """The ACS's own transfers: what GetQueuedTransfers lists and CancelTransfer sees."""
+        return [(k, r) for k, r in self._records()
+                if r["method"] in EVENTS and not r.get("autonomous")]
 
     def cancel(self, command_key):
         """CancelTransfer: remove every not-yet-started transfer with this CommandKey."""
-        matches = [(k, r) for k, r in self._records() if r["command_key"] == command_key]
+        matches = [(k, r) for k, r in self._transfers() if r["command_key"] == command_key]
         if not matches:
             raise CwmpFault(9021, f"no transfer with CommandKey {command_key!r}")
         if any(r["state"] != 1 for _, r in matches):
@@ -251,14 +329,14 @@ class TransferQueue:
     def queued(self):
         """GetQueuedTransfers' TransferList."""
         return [{"CommandKey": r["command_key"], "State": r["state"]}
-                for _, r in self._records()[:MAX_LISTED]]
+                for _, r in self._transfers()[:MAX_LISTED]]
 
     def all_queued(self):
         """GetAllQueuedTransfers' TransferList."""
         return [{"CommandKey": r["command_key"], "State": r["state"],
                  "IsDownload": r["method"] != "Upload", "FileType": r["file_type"],
                  "FileSize": r["file_size"], "TargetFileName": r["target"]}
-                for _, r in self._records()[:MAX_LISTED]]
+                for _, r in self._transfers()[:MAX_LISTED]]
 
     def discard(self):
         """A BOOTSTRAP for a new ACS: forget what the old ACS asked for and was not told.
@@ -278,23 +356,14 @@ class TransferQueue:
 
     # ------------------------------------------------------------------ results
     def pending_requests(self):
-        """The TransferComplete requests to send, each with its token for delivered()."""
-        requests = []
-        for key, r in self._records("done"):
-            code, message = r["fault"] or (0, "")
-            requests.append(CpeRequest("TransferComplete", {
-                "CommandKey": r["command_key"],
-                "FaultStruct": {"FaultCode": code, "FaultString": message},
-                "StartTime": _utc(r["start"]), "CompleteTime": _utc(r["complete"]),
-            }, key))
-        return requests
+        """The requests to send (TransferComplete, DUStateChangeComplete, their autonomous
+        forms, RequestDownload), each with its token for delivered()."""
+        return [_request(key, r) for key, r in self._records("done")]
 
     def pending_events(self):
-        """The Inform events the pending TransferCompletes need."""
-        done = self._records("done")
-        events = [(EVENTS[r["method"]], r["command_key"]) for _, r in done]
-        events = list(dict.fromkeys(events))
-        return [(TRANSFER_COMPLETE, "")] + events if done else []
+        """The Inform events the pending requests need: single events first."""
+        events = dict.fromkeys(e for key, r in self._records("done") for e in _events(key, r))
+        return sorted(events, key=lambda event: event[0].startswith("M "))
 
     def delivered(self, token):
         """The ACS acknowledged the TransferComplete of ``token``: forget it for good."""
@@ -311,16 +380,33 @@ class TransferQueue:
             self.ns.delete(key)
             return
         if fault is None:
-            self._save(key, phase="done", state=3, fault=None, complete=time.time())
+            record = self._save(key, phase="done", state=3, fault=None, complete=time.time())
             log.info("%s: %s completed", key, record["method"])
         else:
             standard = MESSAGES.get(fault.code, "Fault")
             text = fault.message if fault.message == standard else f"{standard}: {fault.message}"
-            self._save(key, phase="done", state=3, complete=None,
-                       fault=[fault.code, text[:256]])
+            record = self._save(key, phase="done", state=3, complete=None,
+                                fault=[fault.code, text[:256]])
             log.warning("%s: %s failed: %s %s", key, record["method"], fault.code, text)
+        if record.get("autonomous") and not self._announce(key, record):
+            log.info("%s: the ACS's policy does not ask for this result", key)
+            self.ns.delete(key)
+            return
         if notify:
             self._ready()
+
+    def _announce(self, key, record):
+        """Whether the policy wants this autonomous result; for a DU change, which
+        operations' results (saved as ``report``)."""
+        settings = self.policies() if self.policies is not None else None
+        if record["method"] != CHANGE_DU_STATE:
+            return settings is not None and _transfer_wanted(settings.transfer_complete, record)
+        wanted = [] if settings is None else [
+            i for i, op in enumerate(record["operations"])
+            if _du_wanted(settings.du_state_change, _du_result(record, op))]
+        if wanted:
+            self._save(key, report=wanted)
+        return bool(wanted)
 
     def _ready(self):
         try:
@@ -401,7 +487,9 @@ class TransferQueue:
         record = self._save(key, start=record["start"] or time.time(), **changes)
         log.info("%s: %s started", key, record["method"])
         try:
-            if record["method"] == "Upload":
+            if record["method"] == CHANGE_DU_STATE:
+                await self._change_du_state(key, record)
+            elif record["method"] == "Upload":
                 await self._upload(key, record)
             else:
                 await self._download(key, record, deadline)
@@ -435,13 +523,14 @@ class TransferQueue:
             raise CwmpFault(9010, f"FileType {record['file_type']!r} no longer supported")
         part = self._path(key, "part")
         try:
-            await self._fetch(key, record, part, deadline)
+            received = await self._fetch(key, record, part, deadline)
             await hooks.check(hook, part)
         except CwmpFault:
             _remove(part)
             raise
         # The result goes to the store before the apply: a firmware apply never returns.
-        self._save(key, phase="applying", complete=time.time(), reboot=hook.reboots)
+        self._save(key, phase="applying", complete=time.time(), reboot=hook.reboots,
+                   received=received)
         try:
             kept = await hooks.apply(hook, part, self._path_applied(), record["target"]
                                      or os.path.basename(urlsplit(record["url"]).path))
@@ -476,6 +565,29 @@ class TransferQueue:
         if size and received != size:
             raise CwmpFault(9018, f"received {received} bytes, FileSize is {size}")
         log.info("%s: %d bytes received", key, received)
+        return received
+
+    async def _change_du_state(self, key, record):
+        """Run the operations not yet done, in order, each saved before and after."""
+        for index, op in enumerate(record["operations"]):
+            if op["state"] == 3:
+                continue
+            operations = list(self.ns.get(key)["operations"])
+            operations[index] = dict(op, state=2, start=op["start"] or time.time())
+            self._save(key, operations=operations)
+            part = self._path(key, f"du{index}")
+
+            async def fetch(url, username, password):
+                await self._fetch(key, {"url": url, "username": username,
+                                        "password": password, "file_size": 0}, part, None)
+                return part
+            result = await self.software.perform(op["args"], _marker(key, index), fetch)
+            _remove(part)
+            operations = list(self.ns.get(key)["operations"])
+            operations[index] = dict(operations[index], state=3, result=result)
+            self._save(key, operations=operations)
+            self.software.recorded(_marker(key, index))
+        self._finish(key)
 
     def _path_applied(self):
         return os.path.join(self.config.download_dir, "applied")
@@ -501,6 +613,88 @@ class TransferQueue:
             _remove(tmp)
         log.info("%s: %d bytes sent", key, size)
         self._finish(key)
+
+
+def _marker(key, index):
+    """Names one operation of a ChangeDUState in the DU it changes (see software.settle)."""
+    return f"{key}/{index}"
+
+
+def _du_result(record, op):
+    """An operation's result; one the worker never reached (it failed unexpectedly)
+    fails with the record's fault, as 9001 (the DU fault set has no internal error)."""
+    if op["result"] is not None:
+        return op["result"]
+    _, message = record["fault"] or (0, "not performed")
+    return sw.failed_result(op["args"], op["start"], CwmpFault(9001, message))
+
+
+def _fault_struct(fault):
+    code, message = fault or (0, "")
+    return {"FaultCode": code, "FaultString": message}
+
+
+def _request(key, r):
+    """The CpeRequest announcing a finished record."""
+    if r["method"] == "RequestDownload":
+        return CpeRequest("RequestDownload", {
+            "FileType": r["file_type"], "FileTypeArg": [tuple(a) for a in r["args"]]}, key)
+    if r["method"] == CHANGE_DU_STATE:
+        results = []
+        for index, op in enumerate(r["operations"]):
+            if r.get("autonomous") and index not in r.get("report", ()):
+                continue
+            result = dict(_du_result(r, op))
+            result.update(StartTime=_utc(result["StartTime"]),
+                          CompleteTime=_utc(result["CompleteTime"]),
+                          Fault=_fault_struct(result["Fault"]))
+            if not r.get("autonomous"):
+                del result["OperationPerformed"]
+            results.append(result)
+        if r.get("autonomous"):
+            return CpeRequest("AutonomousDUStateChangeComplete", {"Results": results}, key)
+        return CpeRequest("DUStateChangeComplete", {"Results": results,
+                                                    "CommandKey": r["command_key"]}, key)
+    times = {"StartTime": _utc(r["start"]), "CompleteTime": _utc(r["complete"])}
+    if r.get("autonomous"):
+        return CpeRequest("AutonomousTransferComplete", {
+            "AnnounceURL": "", "TransferURL": r["url"], "IsDownload": r["method"] != "Upload",
+            "FileType": r["file_type"], "FileSize": r.get("received") or r["file_size"],
+            "TargetFileName": r["target"], "FaultStruct": _fault_struct(r["fault"]), **times},
+            key)
+    return CpeRequest("TransferComplete", {
+        "CommandKey": r["command_key"], "FaultStruct": _fault_struct(r["fault"]), **times}, key)
+
+
+def _events(key, r):
+    """The Inform events a finished record needs."""
+    if r["method"] == "RequestDownload":
+        return [(REQUEST_DOWNLOAD, "")]
+    if r["method"] == CHANGE_DU_STATE:
+        if r.get("autonomous"):
+            return [(AUTONOMOUS_DU_STATE_CHANGE_COMPLETE, "")]
+        return [(DU_STATE_CHANGE_COMPLETE, ""), ("M ChangeDUState", r["command_key"])]
+    if r.get("autonomous"):
+        return [(AUTONOMOUS_TRANSFER_COMPLETE, "")]
+    return [(TRANSFER_COMPLETE, ""), (EVENTS[r["method"]], r["command_key"])]
+
+
+def _transfer_wanted(policy, record):
+    """ManagementServer.AutonomousTransferCompletePolicy (UCI cwmp.transfer_complete)."""
+    kind = "Upload" if record["method"] == "Upload" else "Download"
+    result = "Failure" if record["fault"] else "Success"
+    return (policy.enable and policy.transfer_type in ("Both", kind)
+            and policy.result_type in ("Both", result)
+            and (not policy.file_type or record["file_type"] in policy.file_type))
+
+
+def _du_wanted(policy, result):
+    """ManagementServer.DUStateChangeComplPolicy (UCI cwmp.du_state_change)."""
+    fault = result["Fault"]
+    return (policy.enable
+            and (not policy.operation_type or result["OperationPerformed"] in policy.operation_type)
+            and policy.result_type in ("Both", "Failure" if fault else "Success")
+            and (not fault or not policy.fault_code or str(fault[0]) in policy.fault_code))
 
 
 def _window_plan(record, now):

@@ -294,12 +294,12 @@ class SoftwareModules:
                 else:
                     self._save(key, op=None)
 
-    def tidy(self, running):
-        """At start-up, once the running operations are settled: the DUs still marked by
-        operations that are not running (recorded, or discarded with their ChangeDUState)."""
+    def tidy(self):
+        """At start-up, once the queue has settled its running operations, no DU needs its
+        marker: the rest were recorded, or discarded with their ChangeDUState."""
         for _, du in self.units():
             marker = du.get("op")
-            if marker and marker not in running:
+            if marker:
                 if du["status"] in TRANSIENT:
                     self.settle(marker)
                 else:
@@ -319,13 +319,12 @@ class SoftwareModules:
             code = DOWNLOAD_FAULTS.get(fault.code, fault.code)
             log.warning("%s %s failed: %s %s", op["Operation"], op.get("UUID") or op.get("URL"),
                         code, fault.message)
+            fault = CwmpFault(code, fault.message)
             _, du = (None, None) if op["Operation"] == "Install" else \
                 self._find(op.get("UUID") or "")
-            result = self._result(du, start, None) if du else {
-                "UUID": (op.get("UUID") or "").lower(), "DeploymentUnitRef": "", "Version": "",
-                "CurrentState": "Failed", "Resolved": False, "ExecutionUnitRefList": "",
-                "StartTime": start, "CompleteTime": None}
-            return dict(result, Fault=[code, fault.message[:256]],
+            if du is None:
+                return failed_result(op, start, fault)
+            return dict(self._result(du, start, None), Fault=[code, fault.message[:256]],
                         OperationPerformed=op["Operation"])
 
     async def _download(self, fetch, url, op):
@@ -429,6 +428,14 @@ class SoftwareModules:
                 "ExecutionUnitRefList": f"{EU_TABLE}{du['number']}" if present else "",
                 "StartTime": start, "CompleteTime": complete, "Fault": None,
                 "OperationPerformed": du.get("operation", "")}
+
+
+def failed_result(op, start, fault):
+    """The result of an operation that failed with no DU to show for it."""
+    return {"UUID": (op.get("UUID") or "").lower(), "DeploymentUnitRef": "", "Version": "",
+            "CurrentState": "Failed", "Resolved": False, "ExecutionUnitRefList": "",
+            "StartTime": start, "CompleteTime": None, "Fault": [fault.code, fault.message[:256]],
+            "OperationPerformed": op["Operation"]}
 
 
 def _remove(path):
