@@ -20,6 +20,7 @@ from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.cwmp import soap
 from icwmpy.cwmp.events import EventQueue, is_valid
 from icwmpy.cwmp.session import CpeRequest, Done, Failed, Handle, Send, Session
+from icwmpy.logs import redact
 from icwmpy.lwn import LightweightNotifier
 from icwmpy.notify import ValueWatcher
 from icwmpy.rpc import RpcHandler
@@ -259,7 +260,13 @@ class Agent:
             step = session.start()
             while True:
                 if isinstance(step, Send):
+                    debug = log.isEnabledFor(logging.DEBUG)
+                    if debug:
+                        log.debug("SOAP to the ACS:\n%s", redact(step.body) or "(empty)")
                     response = await client.post(step.body)
+                    if debug:
+                        log.debug("SOAP from the ACS (HTTP %d):\n%s", response.status,
+                                  redact(response.body) or "(empty)")
                     step = session.receive(response.status, response.body)
                     if session.informed and sent is not None:
                         self.events.delivered(sent)

@@ -145,6 +145,8 @@ async def serve(args):
     loop.add_signal_handler(signal.SIGINT, agent.stop)
     loop.add_signal_handler(signal.SIGHUP, agent.reload)
     bus = await BusService.start(agent, args.bus or cpe.dbus_address or "system")
+    if bus:
+        transfers.progress = lambda key, done, total, rate: bus.transfer_progress(key, done, total)
     # UDP connection requests + STUN (TR-069 Annex G) on the same port number; last before
     # agent.run(), as its STUN task writes through agent.run_model.
     udp = await udp_cr.start(agent, cr.port, urlsplit(url).hostname)

@@ -127,7 +127,7 @@ def _utc(epoch):
 
 class TransferQueue:
     """The transfers of one CPE. ``on_ready()`` is called when a result waits for a
-    session; ``progress(transfer_id, bytes, total, rate)``, if set, follows transfers."""
+    session; ``progress(command_key, bytes, total, rate)``, if set, follows transfers."""
 
     def __init__(self, store, curl_loop, config, on_ready):
         self.ns = store["transfers"]
@@ -508,11 +508,16 @@ class TransferQueue:
         self._finish(key, fault)
 
     def _report(self, key):
+        """Progress of one transfer (fetch calls it about once a second): logged, and
+        passed on by CommandKey (the D-Bus TransferProgress signal)."""
+        command_key = (self.ns.get(key) or {}).get("command_key", "")
+
         def report(done, total, rate):
-            log.debug("%s: %d/%d bytes, %.0f kB/s", key, done, total, rate / 1000)
+            log.info("%s (CommandKey %r): %d/%s bytes, %.0f kB/s", key, command_key, done,
+                     total or "?", rate / 1000)
             if self.progress is not None:
                 try:
-                    self.progress(key, done, total, rate)
+                    self.progress(command_key, done, total, rate)
                 except Exception:  # an observer must not abort the transfer
                     log.exception("progress callback failed")
         return report
