@@ -81,8 +81,8 @@ class Agent:
 
     # ---------------------------------------------------------------- services
     async def run_model(self, fn, *args):
-        """Run a data model call in the worker thread."""
-        return await self._loop.run_in_executor(self.executor, fn, *args)
+        """Run a data model call in the worker thread (usable before run() too)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     def trigger(self, code=None, command_key=""):
         """Ask for a session, carrying ``code`` (persisted first). Never dropped: during a
@@ -153,7 +153,10 @@ class Agent:
                    asyncio.create_task(self._poll_values())]
         try:
             if self.settings.cpe.periodic_notify_enable:
-                await self.check_values()  # what changed while down joins the first Inform
+                try:  # what changed while we were down joins the first Inform
+                    await self.check_values()
+                except Exception:
+                    log.exception("value change check failed")
             if self.events.pending or self.transfers.pending_events():
                 self._wake.set()
             while not self._stopping:

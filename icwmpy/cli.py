@@ -52,13 +52,17 @@ def parser():
 
 
 def build_model(args):
-    """The data model over the configured directories (shared by daemon and CLI)."""
+    """The data model over the configured directories, its dbus backend on ``--bus``,
+    else ``cwmp.cpe.dbus_address``, else the system bus (as the daemon's)."""
+    from icwmpy.backends.dbus import DBusClient
     from icwmpy.config.uci import Uci
     from icwmpy.model import DataModel
     from icwmpy.store import Store
 
-    return DataModel.from_dir(args.datamodel or default_datamodel_dir(), Uci(args.confdir),
-                              Store(args.statedir))
+    uci = Uci(args.confdir)
+    model = DataModel.from_dir(args.datamodel or default_datamodel_dir(), uci, Store(args.statedir))
+    model.ctx.dbus = DBusClient(args.bus or uci.get("cwmp", "cpe", "dbus_address") or "system")
+    return model
 
 
 def run_reloads(model):

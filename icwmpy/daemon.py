@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from icwmpy import logs
 from icwmpy.agent import Agent
+from icwmpy.backends.dbus import DBusClient
 from icwmpy.bus import BusService
 from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.config.uci import Uci, UciError
@@ -127,6 +128,9 @@ async def serve(args):
                   get_rpc_methods=args.get_rpc_methods)
     transfers.policies = lambda: agent.settings
     cpe = agent.settings.cpe
+    bus_address = args.bus or cpe.dbus_address or "system"
+    # dbus backend calls: from the model worker onto this loop, one shared connection
+    model.ctx.dbus = DBusClient(bus_address, asyncio.get_running_loop())
     if not cpe.enable:
         log.info("cwmp.cpe.enable is off: not starting")
         return 0
@@ -144,7 +148,7 @@ async def serve(args):
     loop.add_signal_handler(signal.SIGTERM, agent.stop)
     loop.add_signal_handler(signal.SIGINT, agent.stop)
     loop.add_signal_handler(signal.SIGHUP, agent.reload)
-    bus = await BusService.start(agent, args.bus or cpe.dbus_address or "system")
+    bus = await BusService.start(agent, bus_address)
     if bus:
         transfers.progress = lambda key, done, total, rate: bus.transfer_progress(key, done, total)
     # UDP connection requests + STUN (TR-069 Annex G) on the same port number; last before
@@ -164,6 +168,7 @@ async def serve(args):
         if bus:
             await bus.stop()
         await cr.close()
+        await model.ctx.dbus.aclose()
         curl.close()
         log.info("icwmpd stopped")
 

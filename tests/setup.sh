@@ -4,6 +4,7 @@ need_debs=()
 command -v dbus-daemon >/dev/null || need_debs+=(dbus)
 command -v curl >/dev/null || need_debs+=(curl)
 command -v turnserver >/dev/null || need_debs+=(coturn)       # STUN server for Annex G tests
+command -v prosody >/dev/null || need_debs+=(prosody)         # XMPP server for Annex K tests
 command -v uci >/dev/null 2>&1 || true   # optional: the real uci tool is used by tests when present
 if [ ${#need_debs[@]} -gt 0 ]; then
     SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -12,7 +13,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import icwmpy, pycurl, defusedxml, dbus_next, configobj, pytest, lxml, trustme, pyftpdlib' 2>/dev/null \
+if ! .venv/bin/python -c 'import icwmpy, pycurl, defusedxml, dbus_next, configobj, pytest, lxml, trustme, pyftpdlib, slixmpp' 2>/dev/null \
    || [ setup.cfg -nt .venv/.installed ]; then
     .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
     touch .venv/.installed

@@ -7,7 +7,7 @@ parameter name. A table backend lists, adds and deletes instances of a
 multi-instance object. Backends know nothing of CWMP.
 """
 
-from icwmpy.backends import command, file, python, store, uci
+from icwmpy.backends import command, dbus, file, python, store, uci
 
 
 class First:
@@ -45,6 +45,7 @@ PARAM_KINDS = {
     "command": command.CommandParam,
     "store": store.StoreParam,
     "python": python.PythonParam,
+    "dbus": dbus.DBusParam,
     "first": First,
 }
 TABLE_KINDS = {
@@ -55,12 +56,15 @@ TABLE_KINDS = {
 
 
 class Context:
-    """What backends may use: the UCI tree, the persistent store and a command runner."""
+    """What backends may use: the UCI tree, the persistent store, a command runner and
+    the D-Bus client. The daemon and the CLI replace ``dbus`` (``model.ctx.dbus``) with
+    one on their bus (and, in the daemon, its loop); backends look it up at each call."""
 
-    def __init__(self, uci_tree, state, run=command.run):
+    def __init__(self, uci_tree, state, run=command.run, dbus_client=None):
         self.uci = uci_tree
         self.store = state
         self.run = run
+        self.dbus = dbus_client or dbus.DBusClient()
 
 
 def build_param(pdef, ctx):

@@ -235,10 +235,10 @@ def read_link(model):
         if not _REFERENCE.match(path) or model.read(path + ".Enable") != "1":
             return None
         field = {name: model.read(f"{path}.{name}") for name in Connections.FIELDS}
+        algorithm = field["ServerConnectAlgorithm"]
         return Link(path, field["Username"], field["Password"], field["Domain"],
                     field["Resource"], field["UseTLS"] == "1", int(field["KeepAliveInterval"]),
-                    field["ServerConnectAlgorithm"],
-                    _servers(model, path) if field["ServerConnectAlgorithm"] == "ServerTable" else (),
+                    algorithm, _servers(model, path) if algorithm == "ServerTable" else (),
                     int(field["ServerConnectAttempts"]), int(field["ServerRetryInitialInterval"]),
                     int(field["ServerRetryIntervalMultiplier"]),
                     int(field["ServerRetryMaxInterval"]))
@@ -312,9 +312,8 @@ class XmppConnReq:
                              return_exceptions=True)
 
     def _call(self, fn, *args, **kwargs):
-        """Run ``fn(model, ...)`` in the Agent's model worker (usable before Agent.run)."""
-        return self._loop.run_in_executor(
-            self.agent.executor, functools.partial(fn, self.agent.model, *args, **kwargs))
+        """Run ``fn(model, ...)`` in the Agent's model worker."""
+        return self.agent.run_model(functools.partial(fn, self.agent.model, *args, **kwargs))
 
     def _model_changed(self, changes):
         """Runs in the model worker after a transaction: reconsider on XMPP changes."""
@@ -344,7 +343,13 @@ class XmppConnReq:
             self._runner = self._loop.create_task(self._run(link))
 
     async def _run(self, link):
-        """Keep ``link`` connected until cancelled."""
+        """Keep ``link`` connected until cancelled; a failure is logged, not lost in a task."""
+        try:
+            await self._keep_up(link)
+        except Exception:
+            log.exception("XMPP connection %s: stopped", link.path)
+
+    async def _keep_up(self, link):
         try:
             slixmpp = importlib.import_module("slixmpp")
         except ImportError as e:
@@ -425,7 +430,8 @@ class XmppConnReq:
             jid = client.boundjid.full
             tls = "starttls" in client.features
             log.info("XMPP connection %s up as %s (%s)", link.path, jid, "TLS" if tls else "no TLS")
-            await self._call(_report, link.path, UP, JabberID=jid, TLSEstablished="1" if tls else "0")
+            await self._call(_report, link.path, UP, JabberID=jid,
+                             TLSEstablished="1" if tls else "0")
             await self._call(_write_changed, {JABBER_ID_PARAM: jid})
             await gone
             return UP
@@ -435,6 +441,8 @@ class XmppConnReq:
 
     async def _answer(self, iq):
         """Answer one connectionRequest IQ (Annex K) and trigger the session it asks for."""
+        if iq["type"] in ("result", "error"):
+            return  # answers are never answered (RFC 6120 8.2.3)
         request = iq.xml.find(f"{{{NS}}}connectionRequest")
         username = request.findtext(f"{{{NS}}}username")
         password = request.findtext(f"{{{NS}}}password")
@@ -446,7 +454,7 @@ class XmppConnReq:
             condition, kind = refusal(sender, username, password, *policy), "cancel"
         if condition:
             log.warning("XMPP connection request from %s refused: %s", sender, condition)
-            reply = iq.reply(clear=False)
+            reply = iq.reply()  # without the request: credentials are not sent back
             reply["type"] = "error"
             reply["error"]["type"] = kind
             reply["error"]["condition"] = condition
