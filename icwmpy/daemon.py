@@ -27,7 +27,8 @@ from icwmpy.cr.xmpp import XmppConnReq
 from icwmpy.model import DataModel
 from icwmpy.model.schema import DefinitionError
 from icwmpy.store import Store
-from icwmpy.transfer import TransferConfig, TransferQueue, WireOptions, openwrt_hooks, software
+from icwmpy.transfer import (TransferConfig, TransferQueue, UploadSource, WireOptions,
+                             openwrt_hooks, software)
 from icwmpy.transport import CurlLoop
 
 log = logging.getLogger("icwmpy")
@@ -96,7 +97,7 @@ def first_start_after_boot(rundir):
     return True
 
 
-def transfer_config(statedir, settings):
+def transfer_config(statedir, confdir, settings):
     """Transfers use the ACS connection's TLS options and the configured apply hooks."""
     acs, cpe = settings.acs, settings.cpe
     config = TransferConfig(
@@ -104,6 +105,12 @@ def transfer_config(statedir, settings):
         wire=WireOptions(ca_path=acs.ssl_capath or None, insecure=acs.insecure_enable))
     if cpe.transfer_hooks == "openwrt":
         config.hooks = openwrt_hooks(cpe.fw_upgrade_keep_settings)
+    export = UploadSource(command=(sys.executable, "-m", "icwmpy.config", confdir))
+    config.upload_sources = {"1 Vendor Configuration File": export,
+                             "3 Vendor Configuration File 1": export}
+    if cpe.log_file_name:
+        log = UploadSource(path=cpe.log_file_name)
+        config.upload_sources.update({"2 Vendor Log File": log, "4 Vendor Log File 1": log})
     config.software = software.backend(cpe.software_backend, os.path.join(statedir, "software"))
     return config
 
@@ -120,7 +127,7 @@ async def serve(args):
     curl = CurlLoop()
     agent = None
     transfers = TransferQueue(store, curl,
-                              transfer_config(args.statedir, load_settings(args.confdir, uci=uci)),
+                              transfer_config(args.statedir, args.confdir, load_settings(args.confdir, uci=uci)),
                               on_ready=lambda: agent and agent.trigger())
     agent = Agent(confdir=args.confdir, model=model, uci=uci, store=store, curl_loop=curl,
                   transfers=transfers,

@@ -339,3 +339,37 @@ def test_delay_reboot_and_schedule_reboot(tmp_path):
         assert cpe.value("Device.ManagementServer.ScheduleReboot") == "0001-01-01T00:00:00Z"
         assert await finish(acs, cpe) == 0
     run(main())
+
+
+def test_upload_of_configuration_and_log(tmp_path):
+    received = {}
+
+    async def files_handler(request):
+        received[request.target] = (request.method, request.body)
+        return A.Response(201)
+
+    async def main():
+        files = A.HttpServer(files_handler)
+        await files.start()
+        log_file = tmp_path / "icwmpd.log"
+        acs, cpe = await sandbox(tmp_path, {("cpe", "log_to_file"): "1",
+                                            ("cpe", "log_file_name"): str(log_file)})
+        base = files.url.rstrip("/")
+        acs.queue(A.upload(base + "/config", "1 Vendor Configuration File", "up-1"),
+                  A.upload(base + "/log", "2 Vendor Log File", "up-2"))
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        done = {}
+        for _ in range(2):   # in one session or two, as the uploads finish
+            s, m = await acs.wait_message("TransferComplete", timeout=TIMEOUT)
+            assert ("M Upload", m.parsed["CommandKey"]) in s.events
+            assert ("7 TRANSFER COMPLETE", "") in s.events
+            done[m.parsed["CommandKey"]] = m.parsed["FaultStruct"]["FaultCode"]
+        assert done == {"up-1": "0", "up-2": "0"}
+        method, body = received["/config"]
+        assert method == "PUT" and body.startswith(b"package cwmp\n")
+        assert f"option url '{acs.url}'".encode() in body
+        assert b"[INFO] session start" in received["/log"][1]
+        assert await finish(acs, cpe) == 0
+        await files.stop()
+    run(main())

@@ -441,6 +441,13 @@ class Uci:
             s = self._section(pkg, section)
             return None if s is None else {k: _copy_value(v) for k, v in s.options.items()}
 
+    def export(self, packages=None):
+        """What ``uci export`` prints: every package (or those named), each introduced by
+        its ``package`` line. The vendor configuration file an Upload sends."""
+        with self._lock:
+            return "".join(f"package {pkg}\n\n{dump(self._view(pkg) or {})}"
+                           for pkg in (packages or self.packages()))
+
     def anonymous(self, pkg, section):
         """True if the section exists and has no name of its own in the file."""
         with self._lock:
