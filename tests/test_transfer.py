@@ -268,6 +268,50 @@ def test_downloads_of_several_sizes_complete_and_are_applied(tmp_path):
     assert not [n for n in os.listdir(cpe.queue.config.download_dir) if n != "applied"]
 
 
+def test_download_of_200_mb_streams_to_disk(tmp_path):
+    """A firmware-sized file, served from disk by a separate process, lands intact; the
+    queue's process does not grow by the file's size (it streams)."""
+    served = tmp_path / "www"
+    served.mkdir()
+    image = served / "image.bin"
+    size = 200 * 1024 * 1024
+    with open(image, "wb") as f:
+        for i in range(200):
+            f.write(bytes([i]) * 1024 * 1024)
+
+    def rss_kib():
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+    async def scenario():
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "0",
+            "--directory", str(served), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL)
+        line = (await server.stdout.readline()).decode()
+        port = int(line.split(" port ")[1].split()[0])
+        cpe = Cpe(tmp_path)
+        before = rss_kib()
+        cpe.queue.download(download_args(f"http://127.0.0.1:{port}/image.bin", "big", size=size))
+        results = await cpe.results(1, timeout=60)
+        growth = rss_kib() - before
+        await cpe.abandon()
+        server.kill()
+        await server.wait()
+        return cpe, results, growth
+
+    cpe, results, growth = run(scenario(), 90)
+    assert code(results["big"]) == 0
+    [record] = cpe.queue.ns.get("applied")
+    assert os.path.getsize(record["path"]) == size
+    with open(record["path"], "rb") as got, open(image, "rb") as want:
+        while chunk := want.read(1 << 22):
+            assert got.read(1 << 22) == chunk
+    assert growth < 20 * 1024   # KiB: streamed, never held in memory
+    os.unlink(record["path"])   # 400 MB less left behind in the temp dir
+    os.unlink(image)
+
+
 def test_https_with_basic_and_digest_and_an_untrusted_server(tmp_path):
     pki = make_pki(tmp_path)
     files = Files(image=blob(50_000))
