@@ -526,6 +526,10 @@ class Agent:
             log.error("%s (keeping the previous configuration)", e)
             return
         self._device_id = None  # identity overrides may have changed
+        if not self.settings.cpe.enable:
+            log.info("cwmp.cpe.enable is off: stopping")
+            self.stop()
+            return
         if self._check_acs_url():
             self.trigger()
         self._arm_periodic()

@@ -373,3 +373,20 @@ def test_upload_of_configuration_and_log(tmp_path):
         assert await finish(acs, cpe) == 0
         await files.stop()
     run(main())
+
+
+def test_sighup_reloads_and_cpe_enable_off_stops(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        cpe.configure({("acs", "periodic_inform_enable"): "1",
+                       ("acs", "periodic_inform_interval"): "1"})
+        cpe.proc.send_signal(signal.SIGHUP)
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert s.events == [("2 PERIODIC", "")]
+        cpe.configure({("cpe", "enable"): "0"})
+        cpe.proc.send_signal(signal.SIGHUP)
+        assert await cpe.wait() == 0
+        await acs.stop()
+    run(main())
