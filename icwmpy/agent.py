@@ -29,7 +29,11 @@ from icwmpy.transport import AcsClient, TransportError
 
 log = logging.getLogger("icwmpy")
 
-SUPPORTED_VERSIONS = "1.0,1.1,1.2,1.3,1.4"
+# cwmp.cpe.amd_version (TR-069 Amendment) -> CWMP version. The first Inform to an ACS goes
+# in that version's namespace (1.3 and 1.4 kept cwmp-1-2); from 1.4 on, the Inform also
+# offers SupportedCWMPVersions. Later sessions speak the namespace the ACS answered in.
+CWMP_VERSIONS = {1: "1.0", 2: "1.1", 3: "1.2", 4: "1.3", 5: "1.4", 6: "1.4"}
+NAMESPACES = {"1.0": "urn:dslforum-org:cwmp-1-0", "1.1": "urn:dslforum-org:cwmp-1-1"}
 DEVICE_ID = {"Manufacturer": "Device.DeviceInfo.Manufacturer",
              "OUI": "Device.DeviceInfo.ManufacturerOUI",
              "ProductClass": "Device.DeviceInfo.ProductClass",
@@ -242,8 +246,11 @@ class Agent:
         requests = list(self.transfers.pending_requests())
         if self.state.get("get_rpc_methods"):
             requests.insert(0, CpeRequest(GET_RPC_METHODS, {}, GET_RPC_METHODS))
-        session = Session(inform, requests, ns=self.state.get("ns", soap.DEFAULT_NS),
-                          supported_versions=SUPPORTED_VERSIONS)
+        version = CWMP_VERSIONS[self.settings.cpe.amd_version]
+        known = [v for v in sorted(set(CWMP_VERSIONS.values())) if v <= version]
+        session = Session(inform, requests,
+                          ns=self.state.get("ns", NAMESPACES.get(version, soap.DEFAULT_NS)),
+                          supported_versions=",".join(known) if version >= "1.4" else None)
         acs = self.settings.acs
         client = AcsClient(self.curl, url, username=acs.userid, password=acs.passwd,
                            ca_path=acs.ssl_capath or None, insecure=acs.insecure_enable,

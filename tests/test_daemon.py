@@ -390,3 +390,20 @@ def test_sighup_reloads_and_cpe_enable_off_stops(tmp_path):
         assert await cpe.wait() == 0
         await acs.stop()
     run(main())
+
+
+@pytest.mark.parametrize("amd,ns,versions", [
+    ("1", "urn:dslforum-org:cwmp-1-0", None),
+    ("5", "urn:dslforum-org:cwmp-1-2", "1.0,1.1,1.2,1.3,1.4")])
+def test_first_inform_speaks_the_configured_cwmp_version(tmp_path, amd, ns, versions):
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("cpe", "amd_version"): amd})
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        raw = s.messages[0].raw.decode()
+        assert s.ns == ns
+        assert (f"SupportedCWMPVersions" in raw) == (versions is not None)
+        if versions:
+            assert versions in raw
+        assert await finish(acs, cpe) == 0
+    run(main())
