@@ -131,17 +131,23 @@ def exposed_params(model):
     return [(obj.child_path() + p.name, p) for obj in model.defs.walk_objects() for p in obj.params]
 
 
+def current(exposed, table, kind, problems):
+    """(path, ours, std) for each exposed entry current in TR-181; a problem for the rest."""
+    for path, ours in exposed:
+        std = table.get(path)
+        if std is None or std.get("status", "current") not in LIVE:
+            problems.append(f"{path}: not a current TR-181 {kind}")
+        else:
+            yield path, ours, std
+
+
 def report(problems):
     assert not problems, f"{len(problems)} deviation(s) from TR-181:\n" + "\n".join(problems)
 
 
 def test_objects_match(standard, model):
     problems = []
-    for path, obj in exposed_objects(model):
-        std = standard.objects.get(path)
-        if std is None or std.get("status", "current") not in LIVE:
-            problems.append(f"{path}: not a current TR-181 object")
-            continue
+    for path, obj, std in current(exposed_objects(model), standard.objects, "object", problems):
         if obj.multi != path.endswith("{i}."):
             problems.append(f"{path}: multi-instance mismatch")
         if obj.multi:
@@ -153,11 +159,7 @@ def test_objects_match(standard, model):
 
 def test_parameters_match(standard, model):
     problems = []
-    for path, p in exposed_params(model):
-        std = standard.params.get(path)
-        if std is None or std.get("status", "current") not in LIVE:
-            problems.append(f"{path}: not a current TR-181 parameter")
-            continue
+    for path, p, std in current(exposed_params(model), standard.params, "parameter", problems):
         syntax = standard.syntax(std)
         ours = p.type
 

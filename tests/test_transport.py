@@ -1,6 +1,7 @@
 """icwmpy.transport against the test ACS and small purpose-made servers, all on 127.0.0.1."""
 
 import asyncio
+import contextlib
 import gzip
 import socket
 import time
@@ -35,6 +36,19 @@ async def started(server):
     return server
 
 
+@contextlib.asynccontextmanager
+async def connected(server, **options):
+    """An AcsClient to ``server`` on its own CurlLoop; closes client, loop and server on exit."""
+    curl_loop = CurlLoop()
+    client = AcsClient(curl_loop, server.url, **options)
+    try:
+        yield client
+    finally:
+        client.close()
+        curl_loop.close()
+        await server.stop()
+
+
 def auth_params(request):
     return digest.parse_params(request.headers["authorization"])[1]
 
@@ -48,14 +62,8 @@ def test_digest_session_on_one_connection_with_cookie(algorithm):
         acs = await started(Acs("digest", "cpe", "s3cr\"t", digest_algorithm=algorithm))
         acs.queue(get_parameter_values("Device.DeviceInfo."),
                   get_parameter_values("Device.ManagementServer."))
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, acs.url, username="cpe", password='s3cr"t')
-        try:
+        async with connected(acs, username="cpe", password='s3cr"t') as client:
             final = await cwmp_session(client)
-        finally:
-            client.close()
-            curl_loop.close()
-            await acs.stop()
         assert final.status == 204 and final.body == b""
         session = acs.sessions[0]
         assert session.ended and session.methods == ["Inform"] + 2 * ["GetParameterValuesResponse"]
@@ -80,14 +88,8 @@ def test_basic_is_preemptive_after_the_first_challenge():
     async def scenario():
         acs = await started(Acs("basic", "cpe", "pw"))
         acs.queue(get_parameter_values("Device."))
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, acs.url, username="cpe", password="pw")
-        try:
+        async with connected(acs, username="cpe", password="pw") as client:
             assert (await cwmp_session(client)).status == 204
-        finally:
-            client.close()
-            curl_loop.close()
-            await acs.stop()
         assert [status for status, _, _ in acs.rejected] == [401]
         assert len(acs.requests) == 4 and len(acs.connections) == 1
     run(scenario())
@@ -97,14 +99,8 @@ def test_basic_is_preemptive_after_the_first_challenge():
 def test_wrong_password_surfaces_401(auth):
     async def scenario():
         acs = await started(Acs(auth, "cpe", "right"))
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, acs.url, username="cpe", password="wrong")
-        try:
+        async with connected(acs, username="cpe", password="wrong") as client:
             response = await client.post(inform())
-        finally:
-            client.close()
-            curl_loop.close()
-            await acs.stop()
         assert response.status == 401
         assert len(acs.requests) == 2  # the request, one answer to the challenge, no loop
         assert not acs.sessions
@@ -115,18 +111,12 @@ def test_stale_nonce_is_answered_again():
     async def scenario():
         acs = await started(Acs("digest", "cpe", "pw"))
         acs.queue(get_parameter_values("Device."))
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, acs.url, username="cpe", password="pw")
-        try:
+        async with connected(acs, username="cpe", password="pw") as client:
             assert (await client.post(inform())).status == 200
             acs.expire_nonces()
             response = await client.post(b"")
             assert response.status == 200
             assert (await client.post(GPV_RESPONSE)).status == 204
-        finally:
-            client.close()
-            curl_loop.close()
-            await acs.stop()
         stale = [r for r in acs.requests if r.body == b""]
         assert len(stale) == 2 and auth_params(stale[0])["nonce"] != auth_params(stale[1])["nonce"]
         assert int(auth_params(stale[1])["nc"], 16) == 1
@@ -138,19 +128,13 @@ def test_new_connection_gets_a_new_nonce():
     async def scenario():
         acs = await started(Acs("digest", "cpe", "pw"))
         acs.queue(get_parameter_values("Device."))
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, acs.url, username="cpe", password="pw")
-        try:
+        async with connected(acs, username="cpe", password="pw") as client:
             assert (await client.post(inform())).status == 200
             acs.connections[0].nonce = None  # and the server forgets; next request: new nonce
             acs.fail_next_posts(1, status=503)
             # a 503 with "Connection: close" would do the same; here the next POST sees the 503
             assert (await client.post(b"")).status == 503
             assert (await client.post(b"")).status == 200
-        finally:
-            client.close()
-            curl_loop.close()
-            await acs.stop()
         assert [status for status, _, _ in acs.rejected] == [401, 503, 401]
     run(scenario())
 
@@ -164,14 +148,8 @@ def test_redirect_moves_the_rest_of_the_session(status):
         acs = await started(Acs("digest", "cpe", "pw"))
         acs.queue(get_parameter_values("Device."))
         acs.redirect_to("/moved/acs", status=status)
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, acs.url, username="cpe", password="pw")
-        try:
+        async with connected(acs, username="cpe", password="pw") as client:
             assert (await cwmp_session(client)).status == 204
-        finally:
-            client.close()
-            curl_loop.close()
-            await acs.stop()
         assert client.url.endswith("/moved/acs")
         first, *rest = acs.requests
         assert first.target == "/acs" and all(r.target == "/moved/acs" for r in rest)
@@ -185,15 +163,9 @@ def test_redirect_loop_fails_cleanly():
     async def scenario():
         acs = await started(Acs())
         acs.redirect_to("/loop", status=302, count=100)
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, acs.url, max_redirects=3)
-        try:
+        async with connected(acs, max_redirects=3) as client:
             with pytest.raises(TransportError) as error:
                 await client.post(inform())
-        finally:
-            client.close()
-            curl_loop.close()
-            await acs.stop()
         assert error.value.code == pycurl.E_TOO_MANY_REDIRECTS
         assert len(acs.requests) == 4
     run(scenario())
@@ -203,16 +175,12 @@ def test_redirect_to_another_origin_forgets_the_credentials_challenge():
     async def scenario():
         acs = await started(Acs("basic", "cpe", "pw"))
         other = await started(Acs())
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, acs.url, username="cpe", password="pw")
         try:
-            assert (await client.post(inform())).status == 200
-            acs.redirect_to(other.url)
-            assert (await client.post(inform())).status == 200
+            async with connected(acs, username="cpe", password="pw") as client:
+                assert (await client.post(inform())).status == 200
+                acs.redirect_to(other.url)
+                assert (await client.post(inform())).status == 200
         finally:
-            client.close()
-            curl_loop.close()
-            await acs.stop()
             await other.stop()
         assert client.url == other.url
         assert "authorization" not in other.requests[0].headers
@@ -225,14 +193,8 @@ def test_redirect_to_another_origin_forgets_the_credentials_challenge():
 def tls_post(pki, **options):
     async def scenario():
         acs = await started(Acs(tls=(pki.server_cert, pki.server_key)))
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, acs.url, **options)
-        try:
+        async with connected(acs, **options) as client:
             return await client.post(inform())
-        finally:
-            client.close()
-            curl_loop.close()
-            await acs.stop()
     return run(scenario())
 
 
@@ -253,14 +215,8 @@ def test_https_client_certificate(tmp_path):
     async def scenario(**options):
         server = await started(HttpServer(answer_ok, tls=(pki.server_cert, pki.server_key,
                                                           pki.ca_file)))
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, server.url, ca_path=pki.ca_file, **options)
-        try:
+        async with connected(server, ca_path=pki.ca_file, **options) as client:
             return await client.post(b"")
-        finally:
-            client.close()
-            curl_loop.close()
-            await server.stop()
 
     assert run(scenario(client_cert=pki.client_cert, client_key=pki.client_key)).status == 200
     with pytest.raises(TransportError):
@@ -278,14 +234,8 @@ def post_to(handler, body=b"<x/>", **options):
     """POST once to an HttpServer running ``handler``; return (response, server requests)."""
     async def scenario():
         server = await started(HttpServer(handler))
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, server.url, **options)
-        try:
+        async with connected(server, **options) as client:
             return await client.post(body), server.requests
-        finally:
-            client.close()
-            curl_loop.close()
-            await server.stop()
     return run(scenario())
 
 
@@ -361,9 +311,7 @@ def test_dropped_connection_is_a_transport_error():
     async def scenario():
         acs = await started(Acs())
         acs.drop_connection_next()
-        curl_loop = CurlLoop()
-        client = AcsClient(curl_loop, acs.url)
-        try:
+        async with connected(acs) as client:
             with pytest.raises(TransportError) as error:
                 await client.post(inform())
             assert error.value.code == pycurl.E_GOT_NOTHING
@@ -372,10 +320,6 @@ def test_dropped_connection_is_a_transport_error():
             acs.drop_connection_next()
             assert (await client.post(b"")).status == 204
             assert len(acs.connections) == 3 and len(acs.requests) == 4
-        finally:
-            client.close()
-            curl_loop.close()
-            await acs.stop()
     run(scenario())
 
 
