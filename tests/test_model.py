@@ -333,3 +333,10 @@ def test_store_survives_kill_between_writes(env):
             json.loads((state / f).read_text())
         else:
             pytest.fail(f"stray temporary file {f}")
+
+
+def test_unusable_backend_spec_is_a_definition_error(tmp_path):
+    defs = Definitions()
+    defs.load({"Device.X.": {"Y": {"type": "string", "uci": "no-dots-outside-a-table"}}})
+    with pytest.raises(DefinitionError, match=r"^Device.X.Y: uci 'no-dots-outside-a-table'"):
+        DataModel(defs, Uci(str(tmp_path)), Store(str(tmp_path / "state")))

@@ -140,13 +140,15 @@ class DBusClient:
         """Close the shared connections (on the loop, at daemon exit)."""
         buses, self._buses = self._buses, {}
         for bus in buses.values():
-            bus.disconnect()
+            await _close(bus)
 
     async def _shared(self, args, timeout):
         async with asyncio.timeout(timeout):
             address = args[0]
             bus = self._buses.get(address)
             if bus is None or not bus.connected:
+                if bus is not None:
+                    await _close(bus)
                 bus = self._buses[address] = await _connect(address)
             return _checked(await bus.call(_message(*args[1:])))
 
@@ -159,9 +161,7 @@ class DBusClient:
                 return _checked(await bus.call(_message(*args[1:])))
         finally:
             if bus is not None:
-                bus.disconnect()
-                with contextlib.suppress(Exception):  # closed either way
-                    await asyncio.wait_for(bus.wait_for_disconnect(), timeout)
+                await _close(bus)
 
 
 def _running_loop():
@@ -174,6 +174,16 @@ def _running_loop():
 async def _connect(address):
     from icwmpy.bus.service import connect
     return await connect(address)
+
+
+async def _close(bus, timeout=1):
+    """Disconnect and release the socket: dbus-next 0.2.3 shuts it down but leaves closing
+    it to the garbage collector, which a daemon reconnecting now and then should not."""
+    if bus.connected:
+        bus.disconnect()
+    with contextlib.suppress(Exception):   # an error is a disconnection too
+        await asyncio.wait_for(bus.wait_for_disconnect(), timeout)
+    bus._sock.close()
 
 
 def _message(service, path, interface, member, signature, body):
@@ -259,7 +269,8 @@ class DBusParam:
 
 
 def _validate(where):
-    """Names checked when the definitions load, so a typo is a DefinitionError."""
+    """Checked when the data model binds its backends: a typo stops the start, rather
+    than reading empty ever after."""
     from dbus_next import validators
     checks = [("service", validators.is_bus_name_valid),
               ("path", validators.is_object_path_valid),

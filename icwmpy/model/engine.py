@@ -14,13 +14,21 @@ import threading
 
 from icwmpy import backends
 from icwmpy.faults import CwmpFault
-from icwmpy.model.schema import Definitions, ObjectDef, ParamDef
+from icwmpy.model.schema import DefinitionError, Definitions, ObjectDef, ParamDef
 
 log = logging.getLogger(__name__)
 
 PARAMETER_KEY = "Device.ManagementServer.ParameterKey"
 _NUMBER = re.compile(r"^[1-9][0-9]*$")
 _ALIAS = re.compile(r"^[A-Za-z][^.\[\]{}]*$")
+
+
+@contextlib.contextmanager
+def _naming(path):
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, ImportError, AttributeError) as e:
+        raise DefinitionError(f"{path}: {e}") from None
 
 
 def _bad_name(path):
@@ -83,10 +91,12 @@ class DataModel:
 
     # ------------------------------------------------------------------ setup
     def _bind(self):
-        """Attach backends to every def, tables first, and add the automatic parameters."""
+        """Attach backends to every def, tables first, and add the automatic parameters.
+        A backend spec that cannot be used is a DefinitionError naming the path."""
         for obj in list(self.defs.walk_objects()):
             if obj.multi:
-                obj.table = backends.build_table(obj, self.ctx)
+                with _naming(obj.path):
+                    obj.table = backends.build_table(obj, self.ctx)
                 self._add_count_param(obj)
         for obj in self.defs.walk_objects():
             for p in obj.params:
@@ -96,7 +106,8 @@ class DataModel:
                         k in p.spec for k in backends.PARAM_KINDS):
                     p.backend = _Alias(self.aliases)
                 else:
-                    p.backend = backends.build_param(p, self.ctx)
+                    with _naming(p.path):
+                        p.backend = backends.build_param(p, self.ctx)
 
     def _add_count_param(self, table):
         if (table.table_spec or {}).get("count") is False:
