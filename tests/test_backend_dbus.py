@@ -21,7 +21,7 @@ from icwmpy.bus.service import connect
 from icwmpy.config.uci import Uci
 from icwmpy.faults import CwmpFault
 from icwmpy.model import DataModel
-from icwmpy.model.schema import Definitions
+from icwmpy.model.schema import DefinitionError, Definitions
 from icwmpy.store import Store
 
 pytestmark = pytest.mark.skipif(not available(), reason="dbus-daemon is not installed")
@@ -337,12 +337,12 @@ def test_cli_get_and_set_through_the_bus(env):
     (on(property="Channel", timeout=0)["dbus"], "timeout"),
 ])
 def test_definition_errors(tmp_path, spec, error):
-    with pytest.raises(ValueError, match=error):
+    with pytest.raises(DefinitionError, match="Device.X.P: dbus: .*" + error):
         bind(tmp_path, {"type": "string", "dbus": spec})
 
 
 def test_a_writable_parameter_needs_a_way_to_write(tmp_path):
-    with pytest.raises(ValueError, match="readWrite"):
+    with pytest.raises(DefinitionError, match="readWrite"):
         bind(tmp_path, {"access": "readWrite", **on(get="GetMode")})
 
 
