@@ -113,7 +113,7 @@ async def agent_sessions(root, url):
     model = DataModel.from_dir(str(datamodel_dir(root, 10)), uci, store)
     curl = CurlLoop()
     transfers = TransferQueue(store, curl, TransferConfig(str(cpe.statedir / "downloads")), lambda: None)
-    agent = Agent(confdir=str(cpe.confdir), model=model, uci=uci, store=store, curl_loop=curl,
+    agent = Agent(confdir=str(cpe.confdir), model=model, uci=uci, store=store,
                   transfers=transfers)
     ended = asyncio.Event()
     agent.session_listeners.append(lambda event, detail: event == "ended" and ended.set())

@@ -25,7 +25,7 @@ from icwmpy.lwn import LightweightNotifier
 from icwmpy.notify import ValueWatcher
 from icwmpy.rpc import RpcHandler
 from icwmpy.rpc.options import Options
-from icwmpy.transport import AcsClient, TransportError
+from icwmpy.transport import AcsClient, CurlLoop, TransportError
 
 log = logging.getLogger("icwmpy")
 
@@ -49,13 +49,12 @@ class Agent:
     """A CPE. ``model`` is its DataModel, ``uci`` the shared Uci, ``store`` its Store,
     ``transfers`` its TransferQueue; ``boot`` = started by a (re)boot (``-b``)."""
 
-    def __init__(self, *, confdir, model, uci, store, curl_loop, transfers,
-                 boot=False, get_rpc_methods=False):
+    def __init__(self, *, confdir, model, uci, store, transfers, boot=False,
+                 get_rpc_methods=False):
         self.confdir = confdir
         self.model = model
         self.uci = uci
         self.store = store
-        self.curl = curl_loop
         self.transfers = transfers
         self.settings = load_settings(confdir, warn=log.warning, uci=uci)
         self.events = EventQueue(store)
@@ -252,7 +251,11 @@ class Agent:
                           ns=self.state.get("ns", NAMESPACES.get(version, soap.DEFAULT_NS)),
                           supported_versions=",".join(known) if version >= "1.4" else None)
         acs = self.settings.acs
-        client = AcsClient(self.curl, url, username=acs.userid, password=acs.passwd,
+        # A libcurl multi of the session's own: its connection closes with the session, so
+        # the next session never inherits it (ACSs tie session state and Digest nonces to
+        # the TCP connection).
+        curl = CurlLoop()
+        client = AcsClient(curl, url, username=acs.userid, password=acs.passwd,
                            ca_path=acs.ssl_capath or None, insecure=acs.insecure_enable,
                            client_cert=acs.client_cert or None, client_key=acs.client_key or None,
                            compression=acs.compression,
@@ -299,6 +302,7 @@ class Agent:
             reason = str(e)
         finally:
             client.close()
+            curl.close()
             self.in_session = False
         if sent is not None:
             self.events.failed(sent)

@@ -126,10 +126,10 @@ async def serve(args):
     model = DataModel.from_dir(datamodel_dir(args), uci, store)
     curl = CurlLoop()
     agent = None
-    transfers = TransferQueue(store, curl,
-                              transfer_config(args.statedir, args.confdir, load_settings(args.confdir, uci=uci)),
+    settings = load_settings(args.confdir, uci=uci)
+    transfers = TransferQueue(store, curl, transfer_config(args.statedir, args.confdir, settings),
                               on_ready=lambda: agent and agent.trigger())
-    agent = Agent(confdir=args.confdir, model=model, uci=uci, store=store, curl_loop=curl,
+    agent = Agent(confdir=args.confdir, model=model, uci=uci, store=store,
                   transfers=transfers,
                   boot=args.boot_event and first_start_after_boot(args.rundir),
                   get_rpc_methods=args.get_rpc_methods)

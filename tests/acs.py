@@ -740,9 +740,10 @@ class Acs:
         return nonce in self._nonces
 
     def _issue_nonce(self, connection):
-        """Per connection: the connection's nonce (GenieACS); else a fresh one, valid anywhere."""
+        """A fresh nonce for every challenge: valid only on this connection (GenieACS),
+        else anywhere."""
         if self.nonce_per_connection:
-            connection.nonce = connection.nonce or os.urandom(12).hex()
+            connection.nonce = os.urandom(12).hex()
             return connection.nonce
         nonce = os.urandom(12).hex()
         self._nonces.add(nonce)

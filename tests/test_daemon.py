@@ -407,3 +407,24 @@ def test_first_inform_speaks_the_configured_cwmp_version(tmp_path, amd, ns, vers
             assert versions in raw
         assert await finish(acs, cpe) == 0
     run(main())
+
+
+def test_every_session_has_its_own_connection_and_one_digest_challenge(tmp_path):
+    """As GenieACS: nonce per connection, fresh at every challenge, cookie required."""
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("acs", "userid"): "acs", ("acs", "passwd"): "pw"},
+                                 auth="digest", username="acs", password="pw")
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+        for n in (2, 3):
+            await (await asyncio.create_subprocess_exec(
+                "curl", "-s", "--digest", "-u", "cr:cr-secret", url)).wait()
+            s = await acs.wait_session(n, timeout=TIMEOUT)
+            assert s.events == [("6 CONNECTION REQUEST", "")]
+        sessions = acs.sessions
+        assert len({frozenset(s.connections) for s in sessions}) == 3
+        assert all(len(s.connections) == 1 for s in sessions)
+        assert [status for status, _, _ in acs.rejected] == [401, 401, 401]
+        assert await finish(acs, cpe) == 0
+    run(main())
