@@ -340,3 +340,14 @@ def test_unusable_backend_spec_is_a_definition_error(tmp_path):
     defs.load({"Device.X.": {"Y": {"type": "string", "uci": "no-dots-outside-a-table"}}})
     with pytest.raises(DefinitionError, match=r"^Device.X.Y: uci 'no-dots-outside-a-table'"):
         DataModel(defs, Uci(str(tmp_path)), Store(str(tmp_path / "state")))
+
+
+def test_tables_the_acs_may_not_change_refuse_add_and_delete(tmp_path):
+    defs = Definitions()
+    defs.load({"Device.Fixed.{i}.": {"_table": {"store": True}, "Name": {"type": "string"}}})
+    state = Store(str(tmp_path / "state"))
+    state["tables"].set("Device.Fixed.", ["1"])
+    model = DataModel(defs, Uci(str(tmp_path)), state)
+    assert fault(model.add_object, "Device.Fixed.").code == 9005
+    assert fault(model.delete_object, "Device.Fixed.1.").code == 9005
+    assert model.get_names("Device.Fixed.", False)[0] == ("Device.Fixed.", False)

@@ -190,9 +190,8 @@ class DataModel:
                 if not _ALIAS.match(alias) or len(alias) > 64:
                     raise CwmpFault(9007, f"Invalid alias {alias!r}")
             obj, cpath, keys = self._table_path(path)
-            if not obj.writable:
-                raise CwmpFault(9005 if obj.table is None else 9008,
-                                f"Objects cannot be added to {path}")
+            if not obj.writable:  # as bbfdm: a table the ACS may not grow is no valid name
+                raise CwmpFault(9005, f"Invalid parameter name: objects cannot be added to {path}")
             if alias is not None and any(a == alias for a, _ in self._aliases(obj, cpath, keys)):
                 raise CwmpFault(9007, f"Alias {alias!r} is already in use")
             self._instances(obj, cpath, keys)  # number what exists before adding
@@ -218,7 +217,7 @@ class DataModel:
                 raise _bad_name(path)
             obj, ipath, keys, _ = objs[0]
             if not obj.writable:
-                raise CwmpFault(9003, f"{path} cannot be deleted")
+                raise CwmpFault(9005, f"Invalid parameter name: {path} cannot be deleted")
             table_path = ipath[: ipath.rstrip(".").rfind(".") + 1]
             with self._writing(parameter_key):
                 obj.table.delete(table_path, keys[:-1], keys[-1])
