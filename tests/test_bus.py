@@ -165,6 +165,11 @@ async def icwmpd(tmp_path, bus_address, *, wait_bus=True, bus_flag=True):
     try:
         await daemon.start(wait_bus)
         await acs.wait_session(1, timeout=START_TIMEOUT)
+        if wait_bus:  # the ACS has answered 204; wait until the CPE has closed its side too
+            for _ in range(100):
+                if (await daemon.status())["last_session"]["status"] != "running":
+                    break
+                await asyncio.sleep(0.05)
         yield daemon
     except BaseException:
         print(daemon.log())
