@@ -428,3 +428,19 @@ def test_every_session_has_its_own_connection_and_one_digest_challenge(tmp_path)
         assert [status for status, _, _ in acs.rejected] == [401, 401, 401]
         assert await finish(acs, cpe) == 0
     run(main())
+
+
+def test_hold_requests_keeps_cpe_requests_until_the_acs_is_done(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path, hold_requests=True)
+        acs.queue(A.get_parameter_values("Device.DeviceInfo.SoftwareVersion", hold_requests=True))
+        await cpe.start("-g")
+        s, _ = await acs.wait_message("GetRPCMethods", timeout=TIMEOUT)
+        assert s.methods == ["Inform", "GetParameterValuesResponse", "GetRPCMethods"]
+        for _ in range(50):   # then the CPE's second empty POST ends the session
+            if s.empty_posts == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert s.empty_posts == 2 and len(acs.sessions) == 1
+        assert await finish(acs, cpe) == 0
+    run(main())

@@ -39,12 +39,22 @@ def test_whole_session_with_cpe_requests_and_acs_requests():
     assert s.handled == 1
 
 
-def test_hold_requests_postpones_cpe_requests():
-    s = Session(INFORM, [CpeRequest("TransferComplete", {}, "t1")])
+TRANSFER_COMPLETE = {"CommandKey": "k", "FaultStruct": {"FaultCode": 0, "FaultString": ""},
+                     "StartTime": None, "CompleteTime": None}
+
+
+def test_hold_requests_postpones_cpe_requests_until_the_acs_is_done():
+    s = Session(INFORM, [CpeRequest("TransferComplete", TRANSFER_COMPLETE, "t1")])
     s.start()
     step = s.receive(200, inform_response(hold_requests=True))
     assert step == Send(b"") and s.delivered == []
     assert isinstance(s.receive(200, A.get_rpc_methods(hold_requests=True)), Handle)
+    s.respond(b"<answer/>")
+    step = s.receive(204, b"")          # the ACS has nothing more: now the held request
+    assert method_of(step) == "TransferComplete"
+    step = s.receive(200, soap.build("TransferCompleteResponse", {}, id="icwmpy-2"))
+    assert step == Send(b"") and s.delivered == ["t1"]
+    assert s.receive(204, b"") == Done()
 
 
 def test_8005_from_the_acs_means_send_again():

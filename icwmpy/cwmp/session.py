@@ -7,7 +7,9 @@ back each HTTP answer; the machine decides what comes next (TR-069 3.7):
 2. the CPE's own requests (TransferComplete, GetRPCMethods, ...) one by one, unless the
    ACS said HoldRequests;
 3. an empty POST; then each ACS request is handed to the runner (:class:`Handle`),
-   whose answer is posted, until the ACS answers with an empty body (or 204).
+   whose answer is posted, until the ACS answers with an empty body (or 204);
+4. CPE requests the ACS held back (HoldRequests) go then, followed by another empty POST:
+   the session ends when neither side has anything left to send.
 
 Nothing here does I/O, so every rule is tested with byte strings.
 """
@@ -127,6 +129,11 @@ class Session:
 
     def _empty(self, status):
         if self._state == "acs":
+            if self.requests:
+                # The ACS is done, and an empty answer carries no HoldRequests: the requests
+                # it held back go now; the session ends when both sides have nothing left.
+                self.hold_requests = False
+                return self._next_cpe_step()
             self._state = "done"
             return Done()
         if self._state == "cpe" and self.informed:
