@@ -99,7 +99,6 @@ def start_acs(sessions):
 # ------------------------------------------------------------------ 1. sessions
 async def agent_sessions(root, url):
     """Run WARMUP + ROUNDS sessions through an in-process Agent; [(wall, cpu)] each."""
-    from icwmpy.daemon import serve  # noqa: F401  (the same wiring as the daemon)
     from icwmpy.agent import Agent
     from icwmpy.config.uci import Uci
     from icwmpy.model import DataModel

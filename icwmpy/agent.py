@@ -19,7 +19,7 @@ from icwmpy import schedule
 from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.cwmp import soap
 from icwmpy.cwmp.events import EventQueue, is_valid
-from icwmpy.cwmp.session import CpeRequest, Done, Failed, Handle, Send, Session
+from icwmpy.cwmp.session import CpeRequest, Done, Handle, Send, Session
 from icwmpy.logs import redact
 from icwmpy.lwn import LightweightNotifier
 from icwmpy.notify import ValueWatcher
@@ -216,7 +216,7 @@ class Agent:
     def _check_acs_url(self):
         """A new ACS URL means a new relationship: 0 BOOTSTRAP, and what was queued for the
         old ACS (scheduled informs, transfers) is dropped. True if that happened."""
-        url = self.settings.acs.url
+        url = self.acs_url
         if url and url != self.state.get("acs_url"):
             log.info("ACS URL is now %s: 0 BOOTSTRAP", url)
             self.events.add("0 BOOTSTRAP")
@@ -231,7 +231,7 @@ class Agent:
     # ---------------------------------------------------------------- sessions
     async def _session(self):
         """One session; True on success, False on failure, None when there is no ACS."""
-        url = self.settings.acs.url
+        url = self.acs_url
         if not url:
             log.warning("no ACS URL configured (cwmp.acs.url): no session")
             return None
@@ -241,70 +241,26 @@ class Agent:
         if not sent:
             return None
         changed = self.watcher.pending
-        inform = await self.run_model(self._inform_args, sent, changed)
-        requests = list(self.transfers.pending_requests())
-        if self.state.get("get_rpc_methods"):
-            requests.insert(0, CpeRequest(GET_RPC_METHODS, {}, GET_RPC_METHODS))
-        version = CWMP_VERSIONS[self.settings.cpe.amd_version]
-        known = [v for v in sorted(set(CWMP_VERSIONS.values())) if v <= version]
-        session = Session(inform, requests,
-                          ns=self.state.get("ns", NAMESPACES.get(version, soap.DEFAULT_NS)),
-                          supported_versions=",".join(known) if version >= "1.4" else None)
-        acs = self.settings.acs
+        session = await self._new_session(sent, changed)
         # A libcurl multi of the session's own: its connection closes with the session, so
         # the next session never inherits it (ACSs tie session state and Digest nonces to
         # the TCP connection).
         curl = CurlLoop()
-        client = AcsClient(curl, url, username=acs.userid, password=acs.passwd,
-                           ca_path=acs.ssl_capath or None, insecure=acs.insecure_enable,
-                           client_cert=acs.client_cert or None, client_key=acs.client_key or None,
-                           compression=acs.compression,
-                           disable_100_continue=acs.http_disable_100continue,
-                           interface=self.settings.cpe.interface or None,
-                           ip_version=6 if acs.ipv6_enable else None,
-                           timeout=self.settings.cpe.session_timeout)
+        client = self._client(curl, url)
         self.in_session = True
         started = time.time()
         self.stats["sessions"] += 1
         self._tell("started", [code for code, _ in sent])
         log.info("session start: %s", ", ".join(f"{c}{' ' + k if k else ''}" for c, k in sent))
-        ok, reason, acked = False, "", 0
         try:
-            step = session.start()
-            while True:
-                if isinstance(step, Send):
-                    debug = log.isEnabledFor(logging.DEBUG)
-                    if debug:
-                        log.debug("SOAP to the ACS:\n%s", redact(step.body) or "(empty)")
-                    response = await client.post(step.body)
-                    if debug:
-                        log.debug("SOAP from the ACS (HTTP %d):\n%s", response.status,
-                                  redact(response.body) or "(empty)")
-                    step = session.receive(response.status, response.body)
-                    if session.informed and sent is not None:
-                        self.events.delivered(sent)
-                        self.watcher.delivered(changed)
-                        self.state.set("ns", session.ns)
-                        sent = None
-                    for token in session.delivered[acked:]:
-                        self._request_delivered(token)
-                    acked = len(session.delivered)
-                elif isinstance(step, Handle):
-                    log.info("ACS request %s", step.envelope.method)
-                    step = session.respond(await self.rpc.handle(step.envelope))
-                elif isinstance(step, Done):
-                    ok = True
-                    break
-                elif isinstance(step, Failed):
-                    reason = step.reason
-                    break
+            ok, reason = await self._exchange(session, client, sent, changed)
         except TransportError as e:
-            reason = str(e)
+            ok, reason = False, str(e)
         finally:
             client.close()
             curl.close()
             self.in_session = False
-        if sent is not None:
+        if not session.informed:
             self.events.failed(sent)
         self.stats["success" if ok else "failure"] += 1
         self.last_session = {"start": started, "end": time.time(),
@@ -315,6 +271,66 @@ class Agent:
             log.warning("session end: failure: %s", reason)
         self._tell("ended", "success" if ok else "failure")
         return ok
+
+    @property
+    def acs_url(self):
+        """The configured ACS URL, or the one DHCP gave when discovery is on (as icwmp)."""
+        acs = self.settings.acs
+        return acs.dhcp_url if acs.dhcp_discovery and acs.dhcp_url else acs.url
+
+    async def _new_session(self, sent, changed):
+        inform = await self.run_model(self._inform_args, sent, changed)
+        requests = list(self.transfers.pending_requests())
+        if self.state.get("get_rpc_methods"):
+            requests.insert(0, CpeRequest(GET_RPC_METHODS, {}, GET_RPC_METHODS))
+        version = CWMP_VERSIONS[self.settings.cpe.amd_version]
+        known = [v for v in sorted(set(CWMP_VERSIONS.values())) if v <= version]
+        return Session(inform, requests,
+                       ns=self.state.get("ns", NAMESPACES.get(version, soap.DEFAULT_NS)),
+                       supported_versions=",".join(known) if version >= "1.4" else None)
+
+    def _client(self, curl, url):
+        acs, cpe = self.settings.acs, self.settings.cpe
+        return AcsClient(curl, url, username=acs.userid, password=acs.passwd,
+                         ca_path=acs.ssl_capath or None, insecure=acs.insecure_enable,
+                         client_cert=acs.client_cert or None, client_key=acs.client_key or None,
+                         compression=acs.compression,
+                         disable_100_continue=acs.http_disable_100continue,
+                         interface=cpe.interface or None,
+                         ip_version=6 if acs.ipv6_enable else None,
+                         timeout=cpe.session_timeout)
+
+    async def _exchange(self, session, client, sent, changed):
+        """Drive the session machine over HTTP; (ok, reason). What the ACS acknowledges is
+        delivered as soon as it is: the events with the InformResponse, each CPE request
+        with its response."""
+        debug = log.isEnabledFor(logging.DEBUG)
+        acked = 0
+        step = session.start()
+        while True:
+            if isinstance(step, Send):
+                if debug:
+                    log.debug("SOAP to the ACS:\n%s", redact(step.body) or "(empty)")
+                response = await client.post(step.body)
+                if debug:
+                    log.debug("SOAP from the ACS (HTTP %d):\n%s", response.status,
+                              redact(response.body) or "(empty)")
+                was_informed = session.informed
+                step = session.receive(response.status, response.body)
+                if session.informed and not was_informed:
+                    self.events.delivered(sent)
+                    self.watcher.delivered(changed)
+                    self.state.set("ns", session.ns)
+                for token in session.delivered[acked:]:
+                    self._request_delivered(token)
+                acked = len(session.delivered)
+            elif isinstance(step, Handle):
+                log.info("ACS request %s", step.envelope.method)
+                step = session.respond(await self.rpc.handle(step.envelope))
+            elif isinstance(step, Done):
+                return True, ""
+            else:
+                return False, step.reason
 
     def _request_delivered(self, token):
         if token == GET_RPC_METHODS:

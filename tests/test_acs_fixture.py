@@ -11,7 +11,6 @@ import pycurl
 import pytest
 
 import acs as A
-from icwmpy import digest
 from icwmpy.transport import AcsClient, CurlLoop
 
 CAPTURES = Path("/work/shared/captures")

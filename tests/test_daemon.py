@@ -402,7 +402,7 @@ def test_first_inform_speaks_the_configured_cwmp_version(tmp_path, amd, ns, vers
         s = await acs.wait_session(1, timeout=TIMEOUT)
         raw = s.messages[0].raw.decode()
         assert s.ns == ns
-        assert (f"SupportedCWMPVersions" in raw) == (versions is not None)
+        assert ("SupportedCWMPVersions" in raw) == (versions is not None)
         if versions:
             assert versions in raw
         assert await finish(acs, cpe) == 0

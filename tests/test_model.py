@@ -216,7 +216,7 @@ def test_uci_tables_add_and_delete_sections(env):
     m = env.model
     number, status = m.add_object("Device.ManagementServer.InformParameter.", "k")
     assert number == 3 and status == 1
-    m.set_values([(f"Device.ManagementServer.InformParameter.3.ParameterName", "Device.X", None)])
+    m.set_values([("Device.ManagementServer.InformParameter.3.ParameterName", "Device.X", None)])
     text = (env.conf / "cwmp").read_text()
     assert text.count("config inform_parameter") == 3 and "'Device.X'" in text
     m.delete_object("Device.ManagementServer.InformParameter.1.")

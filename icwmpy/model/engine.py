@@ -14,7 +14,7 @@ import threading
 
 from icwmpy import backends
 from icwmpy.faults import CwmpFault
-from icwmpy.model.schema import DefinitionError, Definitions, ObjectDef, ParamDef
+from icwmpy.model.schema import DefinitionError, Definitions, ParamDef
 
 log = logging.getLogger(__name__)
 

@@ -582,11 +582,11 @@ class TransferQueue:
             self._save(key, operations=operations)
             part = self._path(key, f"du{index}")
 
-            async def fetch(url, username, password):
+            async def download(url, username, password):
                 await self._fetch(key, {"url": url, "username": username,
                                         "password": password, "file_size": 0}, part, None)
                 return part
-            result = await self.software.perform(op["args"], _marker(key, index), fetch)
+            result = await self.software.perform(op["args"], _marker(key, index), download)
             _remove(part)
             operations = list(self.ns.get(key)["operations"])
             operations[index] = dict(operations[index], state=3, result=result)
