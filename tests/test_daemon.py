@@ -444,3 +444,42 @@ def test_hold_requests_keeps_cpe_requests_until_the_acs_is_done(tmp_path):
         assert s.empty_posts == 2 and len(acs.sessions) == 1
         assert await finish(acs, cpe) == 0
     run(main())
+
+
+def test_heartbeat_informs_carry_only_the_forced_parameters(tmp_path):
+    async def main():
+        when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=3)
+        acs, cpe = await sandbox(tmp_path, {
+            ("acs", "heartbeat_enable"): "1", ("acs", "heartbeat_interval"): "30",
+            ("acs", "heartbeat_time"): when.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        acs.queue(A.set_parameter_attributes([("Device.ManagementServer.URL", 1, None)]))
+        await cpe.start()
+        first = await acs.wait_session(1, timeout=TIMEOUT)
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert s.events == [("14 HEARTBEAT", "")]
+        forced = {"Device.RootDataModelVersion", "Device.DeviceInfo.HardwareVersion",
+                  "Device.DeviceInfo.SoftwareVersion", "Device.DeviceInfo.ProvisioningCode",
+                  "Device.ManagementServer.ParameterKey",
+                  "Device.ManagementServer.ConnectionRequestURL",
+                  "Device.ManagementServer.AliasBasedAddressing"}
+        assert set(s.parameters) == forced and forced <= set(first.parameters)
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def test_factory_reset_forgets_the_state_and_bootstraps_again(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.queue(A.set_parameter_attributes([("Device.ManagementServer.URL", 2, None)]),
+                  A.factory_reset())
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        assert s.methods[-1] == "FactoryResetResponse"
+        assert await cpe.wait() == 75
+        cpe.reboot()
+        await cpe.start()
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert sorted(s.events) == [("0 BOOTSTRAP", ""), ("1 BOOT", "")]
+        assert cpe.cli("get_notif", "Device.ManagementServer.URL").stdout.endswith("=> off\n")
+        assert await finish(acs, cpe) == 0
+    run(main())
