@@ -157,7 +157,7 @@ async def serve(args):
     loop.add_signal_handler(signal.SIGHUP, agent.reload)
     bus = await BusService.start(agent, bus_address)
     if bus:
-        transfers.progress = lambda key, done, total, rate: bus.transfer_progress(key, done, total)
+        transfers.progress = bus.transfer_progress
     # UDP connection requests + STUN (TR-069 Annex G) on the same port number; last before
     # agent.run(), as its STUN task writes through agent.run_model.
     udp = await udp_cr.start(agent, cr.port, urlsplit(url).hostname)

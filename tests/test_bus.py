@@ -35,6 +35,7 @@ STATUS_SHAPE = {
     "last_session": {"status": str, "start_time": str, "end_time": str},
     "next_session": {"status": str, "start_time": str, "end_time": str},
     "statistics": {"success_sessions": int, "failure_sessions": int, "total_sessions": int},
+    "transfer": {"status": str, "command_key": str, "bytes": int, "total": int, "rate": int},
 }
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 
@@ -82,7 +83,7 @@ def write_config(confdir, acs_url, dbus_address="", **acs_options):
     acs = {"url": acs_url, "periodic_inform_enable": "0", **acs_options}
     cpe = {"port": "0", "advertise_host": "127.0.0.1", "periodic_notify_enable": "0",
            "log_to_file": "0", "log_to_syslog": "0", "log_to_console": "1",
-           "dbus_address": dbus_address}
+           "dbus_address": dbus_address, "transfer_hooks": "sandbox"}
     lines = []
     for section, options in (("acs", acs), ("cpe", cpe)):
         lines.append(f"config {section} '{section}'")
@@ -195,6 +196,7 @@ class Signals:
         tr069 = proxy.get_interface(NAME)
         tr069.on_session_started(lambda events: self._add("started", events))
         tr069.on_session_ended(lambda status: self._add("ended", status))
+        tr069.on_transfer_progress(lambda key, done, total: self._add("progress", (key, done, total)))
         proxy.get_interface("org.freedesktop.DBus.Properties").on_properties_changed(
             lambda _, changed, __: self._add("properties", unwrap(changed)))
         # AddMatch went out before this call: once it is answered, the matches are in place.
@@ -436,3 +438,34 @@ def test_policy_lets_anybody_read_and_only_root_act(tmp_path):
                 await d.acs.wait_session(2)
                 assert d.process.returncode is None
     A.run(scenario(), timeout=25)
+
+
+def test_transfer_progress_is_signalled_and_in_the_status(bus, tmp_path):
+    size = 300_000
+
+    async def slow_file(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+        for _ in range(3):
+            writer.write(b"x" * (size // 3))
+            await writer.drain()
+            await asyncio.sleep(1.2)
+        writer.close()
+
+    async def scenario():
+        server = await asyncio.start_server(slow_file, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/config"
+        async with icwmpd(tmp_path, bus.address) as d, Signals(bus.address) as signals:
+            d.acs.queue(A.download(url, "3 Vendor Configuration File", "dl-7", file_size=size))
+            await d.tr069.call_inform("6 CONNECTION REQUEST", False)
+            s, message = await d.acs.wait_message("TransferComplete", timeout=15)
+            assert message.parsed["FaultStruct"]["FaultCode"] == "0"
+            progress = [detail for kind, detail in signals.seen if kind == "progress"]
+            assert progress and all(key == "dl-7" and 0 < done <= size and total == size
+                                    for key, done, total in progress)
+            transfer = (await d.status())["transfer"]
+            assert transfer["command_key"] == "dl-7" and transfer["total"] == size
+            assert transfer["status"] in ("in progress", "done") and transfer["rate"] > 0
+        server.close()
+    A.run(scenario(), timeout=40)
+

@@ -27,6 +27,7 @@ from icwmpy import digest
 from icwmpy.faults import CwmpFault
 from icwmpy.store import Store
 from icwmpy.transfer import ApplyHook, TransferConfig, TransferQueue, UploadSource, WireOptions
+from icwmpy.transfer.apply import SANDBOX
 from icwmpy.transport import CurlLoop
 
 REALM = "files"
@@ -429,7 +430,8 @@ def test_http_upload_of_a_command_output(tmp_path, method):
 
 
 def test_rpc_checks_answer_with_faults(tmp_path):
-    cpe = Cpe(tmp_path, max_queue=2, max_file_size=1000)
+    cpe = Cpe(tmp_path, max_queue=2, max_file_size=1000,
+              hooks={"1 Firmware Upgrade Image": SANDBOX})   # a device without tones
     url = "http://127.0.0.1:1/f"
     for args, expected in [
         (download_args(url, file_type="4 Tone File"), 9003),
@@ -677,3 +679,15 @@ def test_result_persisted_but_not_delivered_survives_once(tmp_path):
     second.queue.delivered(requests[0].token)
     second.queue.delivered(requests[0].token)        # a repeated acknowledgement is harmless
     assert Cpe(tmp_path).queue.pending_requests() == []
+
+
+def test_every_standard_file_type_is_accepted_and_vendor_types_refused(tmp_path):
+    from icwmpy.transfer.apply import FILE_TYPES, openwrt_hooks
+    assert set(openwrt_hooks()) == set(FILE_TYPES)
+    cpe = Cpe(tmp_path)
+    for n, file_type in enumerate(FILE_TYPES):
+        assert cpe.queue.download(download_args("http://127.0.0.1:1/f", f"k{n}",
+                                                file_type=file_type, delay=3600)) == (1, None, None)
+    with pytest.raises(CwmpFault) as fault:
+        cpe.queue.download(download_args("http://127.0.0.1:1/f", file_type="X 00D09E Vendor"))
+    assert fault.value.code == 9003

@@ -81,6 +81,7 @@ class Tr069Interface(ServiceInterface):
         self.agent = agent
         self.started = started        # the daemon's start, near enough: it starts the bus first
         self.session_start = None     # start time of the session in progress
+        self.transfer = {"status": "none", "command_key": "", "bytes": 0, "total": 0, "rate": 0}
 
     # ---------------------------------------------------------------- status
     def status(self):
@@ -102,7 +103,8 @@ class Tr069Interface(ServiceInterface):
                                  "end_time": NOT_AVAILABLE},
                 "statistics": {"success_sessions": stats["success"],
                                "failure_sessions": stats["failure"],
-                               "total_sessions": stats["success"] + stats["failure"]}}
+                               "total_sessions": stats["success"] + stats["failure"]},
+                "transfer": dict(self.transfer)}
 
     @method()
     def Status(self) -> "a{sv}":
@@ -275,8 +277,12 @@ class BusService:
         log.info("D-Bus API %s on %s", NAME, bus_address)
         return cls(agent, bus, interface)
 
-    def transfer_progress(self, command_key, done, total):
-        """Called by the transfer queue while a file moves."""
+    def transfer_progress(self, command_key, done, total, rate):
+        """Called by the transfer queue while a file moves: the signal, and the last report
+        in ``Status`` (beyond icwmp: "transfer")."""
+        self.interface.transfer = {"status": "done" if total and done >= total else "in progress",
+                                   "command_key": command_key, "bytes": int(done),
+                                   "total": int(total), "rate": int(rate)}
         self.interface.TransferProgress(command_key, done, total)
 
     async def stop(self):

@@ -45,17 +45,17 @@ class ApplyHook:
 
 SANDBOX = ApplyHook()
 
-SANDBOX_HOOKS = {
-    "1 Firmware Upgrade Image": SANDBOX,
-    "2 Web Content": SANDBOX,
-    "3 Vendor Configuration File": SANDBOX,
-}
+# Every standard download FileType (TR-069 A.3.2.8); vendor "X <OUI> ..." types have none.
+FILE_TYPES = ("1 Firmware Upgrade Image", "2 Web Content", "3 Vendor Configuration File",
+              "4 Tone File", "5 Ringer File", "6 Stored Firmware Image")
+SANDBOX_HOOKS = dict.fromkeys(FILE_TYPES, SANDBOX)
 
 
 def openwrt_hooks(keep_settings=True):
     """The hooks of a real OpenWrt device."""
     keep = "" if keep_settings else "-n"
     return {
+        **SANDBOX_HOOKS,   # web content, tones, ringers, stored images: kept for their users
         "1 Firmware Upgrade Image": ApplyHook(check=(("sysupgrade", "-T", "{file}"),),
                                               apply=(("sysupgrade", keep, "{file}"),),
                                               reboots=True),
