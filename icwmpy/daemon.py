@@ -9,6 +9,7 @@ import fcntl
 import ipaddress
 import logging
 import os
+import shlex
 import signal
 import socket
 import struct
@@ -27,8 +28,8 @@ from icwmpy.cr.xmpp import XmppConnReq
 from icwmpy.model import DataModel
 from icwmpy.model.schema import DefinitionError
 from icwmpy.store import Store
-from icwmpy.transfer import (TransferConfig, TransferQueue, UploadSource, WireOptions,
-                             openwrt_hooks, software)
+from icwmpy.transfer import (ApplyHook, TransferConfig, TransferQueue, UploadSource,
+                             WireOptions, openwrt_hooks, software)
 from icwmpy.transport import CurlLoop
 
 log = logging.getLogger("icwmpy")
@@ -105,6 +106,15 @@ def transfer_config(statedir, confdir, settings):
         wire=WireOptions(ca_path=acs.ssl_capath or None, insecure=acs.insecure_enable))
     if cpe.transfer_hooks == "openwrt":
         config.hooks = openwrt_hooks(cpe.fw_upgrade_keep_settings)
+    for entry in settings.apply_hooks:   # `config apply_hook` sections win
+        if not entry["file_type"]:
+            log.warning("%s: %s.%s: apply_hook without file_type (ignored)", settings.path,
+                        "cwmp", entry["section"])
+            continue
+        config.hooks[entry["file_type"]] = ApplyHook(
+            check=tuple(tuple(shlex.split(c)) for c in entry["check"]),
+            apply=tuple(tuple(shlex.split(c)) for c in entry["apply"]),
+            reboots=entry["reboots"])
     export = UploadSource(command=(sys.executable, "-m", "icwmpy.config", confdir))
     config.upload_sources = {"1 Vendor Configuration File": export,
                              "3 Vendor Configuration File 1": export}

@@ -15,6 +15,7 @@ import pytest
 
 import acs as A
 from cpe import Cpe, free_port
+from icwmpy.config.uci import Uci
 
 TIMEOUT = 20
 
@@ -482,4 +483,84 @@ def test_factory_reset_forgets_the_state_and_bootstraps_again(tmp_path):
         assert sorted(s.events) == [("0 BOOTSTRAP", ""), ("1 BOOT", "")]
         assert cpe.cli("get_notif", "Device.ManagementServer.URL").stdout.endswith("=> off\n")
         assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def add_apply_hook(cpe, file_type, *apply):
+    """A `config apply_hook` section: how the CPE applies ``file_type``."""
+    uci = Uci(str(cpe.confdir))
+    name = uci.add("cwmp", "apply_hook")
+    uci.set("cwmp", name, "file_type", file_type)
+    uci.set("cwmp", name, "apply", list(apply))
+    uci.commit("cwmp")
+
+
+def test_kill_during_the_apply_reports_it_once_and_not_as_a_success(tmp_path):
+    payload = b"config-bytes" * 1000
+    applied = tmp_path / "applied.cfg"
+
+    async def files_handler(request):
+        return A.Response(200, payload)
+
+    async def main():
+        files = A.HttpServer(files_handler)
+        await files.start()
+        acs, cpe = await sandbox(tmp_path / "cpe")
+        add_apply_hook(cpe, "3 Vendor Configuration File", "sleep 3", f"cp {{file}} {applied}")
+        acs.queue(A.download(files.url.rstrip("/") + "/c", "3 Vendor Configuration File",
+                             "cfg-1", file_size=len(payload)))
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        transfers = cpe.statedir / "transfers.json"
+        for _ in range(100):   # the download is done, the slow apply is running
+            if transfers.exists() and '"phase":"applying"' in transfers.read_text():
+                break
+            await asyncio.sleep(0.05)
+        cpe.kill()
+        await cpe.wait()
+        await cpe.start(boot=False)
+        s, message = await acs.wait_message("TransferComplete", timeout=TIMEOUT)
+        assert message.parsed["CommandKey"] == "cfg-1"
+        assert message.parsed["FaultStruct"]["FaultCode"] == "9010"
+        assert not applied.exists()
+        await asyncio.sleep(1.5)
+        assert sum(m.method == "TransferComplete" for s in acs.sessions for m in s.messages) == 1
+        assert await finish(acs, cpe) == 0
+        await files.stop()
+    run(main())
+
+
+def test_kill_between_the_apply_and_the_transfer_complete_delivers_it_once(tmp_path):
+    payload = b"x" * 5000
+    applied = tmp_path / "applied.cfg"
+
+    async def files_handler(request):
+        return A.Response(200, payload)
+
+    async def main():
+        files = A.HttpServer(files_handler)
+        await files.start()
+        acs, cpe = await sandbox(tmp_path / "cpe")
+        add_apply_hook(cpe, "3 Vendor Configuration File", f"cp {{file}} {applied}")
+        acs.queue(A.download(files.url.rstrip("/") + "/c", "3 Vendor Configuration File",
+                             "cfg-2"))
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        acs.stall_next(5)   # the TransferComplete session's Inform waits for its answer
+        for _ in range(100):
+            if applied.exists():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        cpe.kill()          # applied, TransferComplete not yet delivered
+        await cpe.wait()
+        await cpe.start(boot=False)
+        s, message = await acs.wait_message("TransferComplete", timeout=TIMEOUT)
+        assert (message.parsed["CommandKey"], message.parsed["FaultStruct"]["FaultCode"]) == \
+            ("cfg-2", "0")
+        assert applied.read_bytes() == payload
+        await asyncio.sleep(6)   # the stalled answer to the killed daemon's Inform has gone by
+        assert sum(m.method == "TransferComplete" for s in acs.sessions for m in s.messages) == 1
+        assert await finish(acs, cpe) == 0
+        await files.stop()
     run(main())

@@ -258,3 +258,14 @@ def test_shares_a_uci_instance_and_sees_staged_values(tmp_path):
     uci.set("cwmp", "acs", "url", "https://acs.example/")
     assert load_settings(tmp_path, uci=uci).acs.url == "https://acs.example/"
     assert load_settings(tmp_path).acs.url == ""
+
+
+def test_apply_hook_sections_are_read_with_their_command_lists(tmp_path):
+    (tmp_path / "cwmp").write_text(
+        "config apply_hook\n\toption file_type '2 Web Content'\n"
+        "\tlist check 'tar -tzf {file}'\n\tlist apply 'tar -xzf {file} -C /www'\n"
+        "\tlist apply 'echo done, really'\n")
+    [hook] = load_settings(tmp_path).apply_hooks
+    assert hook["file_type"] == "2 Web Content" and hook["reboots"] is False
+    assert hook["check"] == ["tar -tzf {file}"]
+    assert hook["apply"] == ["tar -xzf {file} -C /www", "echo done, really"]

@@ -7,7 +7,8 @@ icwmp still loads. As icwmp does, an empty value means "not set": the default ap
 
 Sections are found as icwmp finds them: ``cwmp.acs`` is the section named ``acs`` (old
 configs: ``config cwmp 'acs'``) or else the first section of type ``acs`` (``config acs``).
-Every ``config inform_parameter`` section is one entry of ``Settings.inform_parameters``.
+Every ``config inform_parameter`` section is one entry of ``Settings.inform_parameters``,
+every ``config apply_hook`` section one of ``Settings.apply_hooks``.
 """
 
 import calendar
@@ -26,6 +27,8 @@ from icwmpy.config.uci import Uci, UciError
 PACKAGE = "cwmp"
 SECTIONS = ("acs", "cpe", "lwn", "stun", "xmpp", "transfer_complete", "du_state_change")
 INFORM_PARAMETER = "inform_parameter"
+# Section types of which the package may hold any number: type -> Settings attribute.
+REPEATED = {INFORM_PARAMETER: "inform_parameters", "apply_hook": "apply_hooks"}
 
 
 class ConfigError(Exception):
@@ -102,6 +105,12 @@ def check_csv_list(value, *choices):
     return [_choose(item, choices) for item in items] if choices else items
 
 
+def check_list(value):
+    """A UCI ``list`` (or a single option) as a list of str, items kept whole."""
+    items = value if isinstance(value, list) else [value]
+    return [item for item in items if item.strip()]
+
+
 def check_datetime(value):
     """Seconds since the epoch; 0 for unset and for the CWMP Unknown Time (year 0001)."""
     text = _scalar(value)
@@ -134,6 +143,7 @@ CHECKS = {
     "integer": check_integer,
     "option": check_option,
     "csv_list": check_csv_list,
+    "list": check_list,
     "datetime": check_datetime,
     "url": check_url,
 }
@@ -173,15 +183,16 @@ class Settings:
     """The whole validated ``cwmp`` package.
 
     ``acs``, ``cpe``, ``lwn``, ``transfer_complete``, ``du_state_change`` are
-    :class:`Section` objects; ``inform_parameters`` is a list of dicts (``section``: the
-    UCI section name, ``enable``, ``parameter_name``, ``events_list``); ``path`` is the file.
+    :class:`Section` objects; ``inform_parameters`` and ``apply_hooks`` are lists of dicts
+    (``section``: the UCI section name, and the section's options); ``path`` is the file.
     """
 
-    def __init__(self, path, sections, inform_parameters):
+    def __init__(self, path, sections, repeated):
         self.path = path
         for name in SECTIONS:
             setattr(self, name, sections[name])
-        self.inform_parameters = inform_parameters
+        for attribute, entries in repeated.items():
+            setattr(self, attribute, entries)
 
     def __repr__(self):
         return f"Settings({self.path!r})"
@@ -218,13 +229,14 @@ def _gather(uci, path, warn):
             used.add(found)
             data[name] = _set_values(uci.options(PACKAGE, found))
         labels[(name,)] = f"{PACKAGE}.{name}"
-    data[INFORM_PARAMETER] = {}
-    for index, (name, _) in enumerate(uci.sections(PACKAGE, INFORM_PARAMETER)):
-        if name in used:
-            continue
-        used.add(name)
-        data[INFORM_PARAMETER][name] = _set_values(uci.options(PACKAGE, name))
-        labels[(INFORM_PARAMETER, name)] = f"{PACKAGE}.@{INFORM_PARAMETER}[{index}]"
+    for kind in REPEATED:
+        data[kind] = {}
+        for index, (name, _) in enumerate(uci.sections(PACKAGE, kind)):
+            if name in used:
+                continue
+            used.add(name)
+            data[kind][name] = _set_values(uci.options(PACKAGE, name))
+            labels[(kind, name)] = f"{PACKAGE}.@{kind}[{index}]"
     for name, type in uci.sections(PACKAGE):
         if name not in used:
             warn(f"{path}: {PACKAGE}.{name}: section of type '{type}' is not used (ignored)")
@@ -266,6 +278,6 @@ def load_settings(confdir, warn=None, uci=None):
         del _at(config, sections)[key]
 
     known = {name: Section(labels[(name,)], config[name]) for name in SECTIONS}
-    informs = [dict(config[INFORM_PARAMETER][name], section=name)
-               for name in config[INFORM_PARAMETER]]
-    return Settings(path, known, informs)
+    repeated = {attribute: [dict(config[kind][name], section=name) for name in config[kind]]
+                for kind, attribute in REPEATED.items()}
+    return Settings(path, known, repeated)

@@ -162,12 +162,17 @@ class TransferQueue:
             for key, record in self._records("transferring", "applying"):
                 if record["method"] == CHANGE_DU_STATE:
                     self._recover_du(key, record)
+                elif record["phase"] == "applying" and record.get("discarded"):
+                    self.ns.delete(key)
+                elif record["phase"] == "applying" and record.get("reboot"):
+                    log.info("%s: the apply took the device down, as it does: done", key)
+                    self._save(key, phase="done", state=3)
                 elif record["phase"] == "applying":
-                    log.info("%s: apply was under way at shutdown; taking it as done", key)
-                    if record.get("discarded"):
-                        self.ns.delete(key)
-                    else:
-                        self._save(key, phase="done", state=3)
+                    # cut midway: whether it took effect is unknown, so it is not reported
+                    # as a success; the ACS can send the file again
+                    log.warning("%s: apply interrupted by a restart", key)
+                    self._finish(key, CwmpFault(9010, "apply interrupted by a restart; "
+                                                      "its outcome is unknown"), notify=False)
                 elif record.get("restarts", 0) >= self.config.max_restarts:
                     self._finish(key, CwmpFault(9010, "transfer interrupted by "
                                                 f"{record.get('restarts', 0) + 1} restarts"),
