@@ -495,72 +495,72 @@ def add_apply_hook(cpe, file_type, *apply):
     uci.commit("cwmp")
 
 
-def test_kill_during_the_apply_reports_it_once_and_not_as_a_success(tmp_path):
-    payload = b"config-bytes" * 1000
-    applied = tmp_path / "applied.cfg"
-
+async def config_download_started(tmp_path, payload, key, *apply):
+    """A file server, the ACS and a CPE that applies vendor configuration files with
+    ``apply``; the ACS's first session asks for a Download of ``payload``."""
     async def files_handler(request):
         return A.Response(200, payload)
 
+    files = A.HttpServer(files_handler)
+    await files.start()
+    acs, cpe = await sandbox(tmp_path / "cpe")
+    add_apply_hook(cpe, "3 Vendor Configuration File", *apply)
+    acs.queue(A.download(files.url.rstrip("/") + "/c", "3 Vendor Configuration File", key,
+                         file_size=len(payload)))
+    await cpe.start()
+    await acs.wait_session(1, timeout=TIMEOUT)
+    return files, acs, cpe
+
+
+async def restart_and_get_the_transfer_complete(acs, cpe):
+    """kill -9, start again (not a boot), and the one TransferComplete the ACS then gets."""
+    cpe.kill()
+    await cpe.wait()
+    await cpe.start(boot=False)
+    _, message = await acs.wait_message("TransferComplete", timeout=TIMEOUT)
+    return message.parsed["CommandKey"], message.parsed["FaultStruct"]["FaultCode"]
+
+
+def transfer_completes(acs):
+    return sum(m.method == "TransferComplete" for s in acs.sessions for m in s.messages)
+
+
+def test_kill_during_the_apply_reports_it_once_and_not_as_a_success(tmp_path):
+    applied = tmp_path / "applied.cfg"
+
     async def main():
-        files = A.HttpServer(files_handler)
-        await files.start()
-        acs, cpe = await sandbox(tmp_path / "cpe")
-        add_apply_hook(cpe, "3 Vendor Configuration File", "sleep 3", f"cp {{file}} {applied}")
-        acs.queue(A.download(files.url.rstrip("/") + "/c", "3 Vendor Configuration File",
-                             "cfg-1", file_size=len(payload)))
-        await cpe.start()
-        await acs.wait_session(1, timeout=TIMEOUT)
+        files, acs, cpe = await config_download_started(
+            tmp_path, b"config-bytes" * 1000, "cfg-1", "sleep 3", f"cp {{file}} {applied}")
         transfers = cpe.statedir / "transfers.json"
         for _ in range(100):   # the download is done, the slow apply is running
             if transfers.exists() and '"phase":"applying"' in transfers.read_text():
                 break
             await asyncio.sleep(0.05)
-        cpe.kill()
-        await cpe.wait()
-        await cpe.start(boot=False)
-        s, message = await acs.wait_message("TransferComplete", timeout=TIMEOUT)
-        assert message.parsed["CommandKey"] == "cfg-1"
-        assert message.parsed["FaultStruct"]["FaultCode"] == "9010"
+        assert await restart_and_get_the_transfer_complete(acs, cpe) == ("cfg-1", "9010")
         assert not applied.exists()
         await asyncio.sleep(1.5)
-        assert sum(m.method == "TransferComplete" for s in acs.sessions for m in s.messages) == 1
+        assert transfer_completes(acs) == 1
         assert await finish(acs, cpe) == 0
         await files.stop()
     run(main())
 
 
 def test_kill_between_the_apply_and_the_transfer_complete_delivers_it_once(tmp_path):
-    payload = b"x" * 5000
     applied = tmp_path / "applied.cfg"
 
-    async def files_handler(request):
-        return A.Response(200, payload)
-
     async def main():
-        files = A.HttpServer(files_handler)
-        await files.start()
-        acs, cpe = await sandbox(tmp_path / "cpe")
-        add_apply_hook(cpe, "3 Vendor Configuration File", f"cp {{file}} {applied}")
-        acs.queue(A.download(files.url.rstrip("/") + "/c", "3 Vendor Configuration File",
-                             "cfg-2"))
-        await cpe.start()
-        await acs.wait_session(1, timeout=TIMEOUT)
+        files, acs, cpe = await config_download_started(
+            tmp_path, b"x" * 5000, "cfg-2", f"cp {{file}} {applied}")
         acs.stall_next(5)   # the TransferComplete session's Inform waits for its answer
         for _ in range(100):
             if applied.exists():
                 break
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)
-        cpe.kill()          # applied, TransferComplete not yet delivered
-        await cpe.wait()
-        await cpe.start(boot=False)
-        s, message = await acs.wait_message("TransferComplete", timeout=TIMEOUT)
-        assert (message.parsed["CommandKey"], message.parsed["FaultStruct"]["FaultCode"]) == \
-            ("cfg-2", "0")
-        assert applied.read_bytes() == payload
+        await asyncio.sleep(0.5)   # applied, TransferComplete not yet delivered
+        assert await restart_and_get_the_transfer_complete(acs, cpe) == ("cfg-2", "0")
+        assert applied.read_bytes() == b"x" * 5000
         await asyncio.sleep(6)   # the stalled answer to the killed daemon's Inform has gone by
-        assert sum(m.method == "TransferComplete" for s in acs.sessions for m in s.messages) == 1
+        assert transfer_completes(acs) == 1
         assert await finish(acs, cpe) == 0
         await files.stop()
     run(main())
