@@ -564,3 +564,29 @@ def test_kill_between_the_apply_and_the_transfer_complete_delivers_it_once(tmp_p
         assert await finish(acs, cpe) == 0
         await files.stop()
     run(main())
+
+
+def test_inform_parameters_follow_their_event_list(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.queue(A.add_object("Device.ManagementServer.InformParameter.", "k1"),
+                  A.set_parameter_values([
+                      ("Device.ManagementServer.InformParameter.1.Enable", "1"),
+                      ("Device.ManagementServer.InformParameter.1.ParameterName",
+                       "Device.DeviceInfo.UpTime"),
+                      ("Device.ManagementServer.InformParameter.1.EventList",
+                       "6 CONNECTION REQUEST")], "k2"),
+                  A.schedule_inform(1, "si"))
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        scheduled = await acs.wait_session(2, timeout=TIMEOUT)
+        assert ("3 SCHEDULED", "") in scheduled.events
+        assert "Device.DeviceInfo.UpTime" not in scheduled.parameters
+        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+        await (await asyncio.create_subprocess_exec(
+            "curl", "-s", "--digest", "-u", "cr:cr-secret", url)).wait()
+        s = await acs.wait_session(3, timeout=TIMEOUT)
+        assert s.events == [("6 CONNECTION REQUEST", "")]
+        assert int(s.parameters["Device.DeviceInfo.UpTime"]) > 0
+        assert await finish(acs, cpe) == 0
+    run(main())
