@@ -100,6 +100,7 @@ def start_acs(sessions):
 async def agent_sessions(root, url):
     """Run WARMUP + ROUNDS sessions through an in-process Agent; [(wall, cpu)] each."""
     from icwmpy.agent import Agent
+    from icwmpy.config.settings import load_settings
     from icwmpy.config.uci import Uci
     from icwmpy.model import DataModel
     from icwmpy.store import Store
@@ -112,7 +113,8 @@ async def agent_sessions(root, url):
     model = DataModel.from_dir(str(datamodel_dir(root, 10)), uci, store)
     curl = CurlLoop()
     transfers = TransferQueue(store, curl, TransferConfig(str(cpe.statedir / "downloads")), lambda: None)
-    agent = Agent(confdir=str(cpe.confdir), model=model, uci=uci, store=store,
+    agent = Agent(confdir=str(cpe.confdir), settings=load_settings(str(cpe.confdir), uci=uci),
+                  model=model, uci=uci, store=store,
                   transfers=transfers)
     ended = asyncio.Event()
     agent.session_listeners.append(lambda event, detail: event == "ended" and ended.set())

@@ -46,17 +46,18 @@ SESSION_TIMERS = ("periodic", "retry", "scheduled", "heartbeat")
 
 
 class Agent:
-    """A CPE. ``model`` is its DataModel, ``uci`` the shared Uci, ``store`` its Store,
-    ``transfers`` its TransferQueue; ``boot`` = started by a (re)boot (``-b``)."""
+    """A CPE. ``settings`` its validated configuration (re-read on reload), ``model`` its
+    DataModel, ``uci`` the shared Uci, ``store`` its Store, ``transfers`` its
+    TransferQueue; ``boot`` = started by a (re)boot (``-b``)."""
 
-    def __init__(self, *, confdir, model, uci, store, transfers, boot=False,
+    def __init__(self, *, confdir, settings, model, uci, store, transfers, boot=False,
                  get_rpc_methods=False):
         self.confdir = confdir
         self.model = model
         self.uci = uci
         self.store = store
         self.transfers = transfers
-        self.settings = load_settings(confdir, warn=log.warning, uci=uci)
+        self.settings = settings
         self.events = EventQueue(store)
         self.watcher = ValueWatcher(store)
         self.lwn = LightweightNotifier(self)

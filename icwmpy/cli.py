@@ -35,6 +35,11 @@ def default_datamodel_dir():
     return os.path.join(sys.prefix, "share", "icwmpy", "datamodel")
 
 
+def datamodel_dir(args):
+    """The --datamodel directory, else the default one."""
+    return args.datamodel or default_datamodel_dir()
+
+
 def parser():
     ap = argparse.ArgumentParser(prog="icwmpd", description="TR-069 / CWMP agent daemon")
     ap.add_argument("-b", "--boot-event", action="store_true", help="start with a 1 BOOT event")
@@ -60,7 +65,7 @@ def build_model(args):
     from icwmpy.store import Store
 
     uci = Uci(args.confdir)
-    model = DataModel.from_dir(args.datamodel or default_datamodel_dir(), uci, Store(args.statedir))
+    model = DataModel.from_dir(datamodel_dir(args), uci, Store(args.statedir))
     model.ctx.dbus = DBusClient(args.bus or uci.get("cwmp", "cpe", "dbus_address") or "system")
     return model
 

@@ -20,6 +20,7 @@ from icwmpy import logs
 from icwmpy.agent import Agent
 from icwmpy.backends.dbus import DBusClient
 from icwmpy.bus import BusService
+from icwmpy.cli import datamodel_dir
 from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.config.uci import Uci, UciError
 from icwmpy.cr import CrServer, Route
@@ -125,21 +126,16 @@ def transfer_config(statedir, confdir, settings):
     return config
 
 
-def datamodel_dir(args):
-    from icwmpy.cli import default_datamodel_dir
-    return args.datamodel or default_datamodel_dir()
-
-
-async def serve(args):
+async def serve(args, settings):
+    """Run the CPE; ``settings`` were read (and the config checked) by main."""
     uci = Uci(args.confdir)
     store = Store(args.statedir)
     model = DataModel.from_dir(datamodel_dir(args), uci, store)
     curl = CurlLoop()
     agent = None
-    settings = load_settings(args.confdir, uci=uci)
     transfers = TransferQueue(store, curl, transfer_config(args.statedir, args.confdir, settings),
                               on_ready=lambda: agent and agent.trigger())
-    agent = Agent(confdir=args.confdir, model=model, uci=uci, store=store,
+    agent = Agent(confdir=args.confdir, settings=settings, model=model, uci=uci, store=store,
                   transfers=transfers,
                   boot=args.boot_event and first_start_after_boot(args.rundir),
                   get_rpc_methods=args.get_rpc_methods)
@@ -191,19 +187,22 @@ async def serve(args):
 
 
 def main(args):
+    warnings = []   # logged once the log is set up from these very settings
     try:
-        settings = load_settings(args.confdir)
+        settings = load_settings(args.confdir, warn=warnings.append)
     except (ConfigError, UciError) as e:
         print(f"icwmpd: {e}", file=sys.stderr)
         return 2
     logs.setup(settings.cpe, foreground=sys.stderr.isatty())
+    for warning in warnings:
+        log.warning("%s", warning)
     try:
         lock = lock_pidfile(args.rundir)
     except (AlreadyRunning, OSError) as e:
         print(f"icwmpd: {e}", file=sys.stderr)
         return 1
     try:
-        return asyncio.run(serve(args))
+        return asyncio.run(serve(args, settings))
     except (DefinitionError, UciError, ConfigError) as e:
         log.error("%s", e)
         print(f"icwmpd: {e}", file=sys.stderr)

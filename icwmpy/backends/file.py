@@ -17,7 +17,6 @@ class FileParam:
         self.format = spec.get("format")
         self.scale = spec.get("scale")
         self.default = spec.get("default", "")
-        self.writable = spec.get("access") == "readWrite"
 
     def get(self, keys, name):
         try:

@@ -15,7 +15,6 @@ from icwmpy.model.types import format_datetime
 ROOT = "Device.SoftwareModules."
 EE_REF = ROOT + "ExecEnv.1"
 PREFIX = "du-"
-HIDDEN = {"Uninstalled"}            # gone, only kept until the queue recorded the result
 WITH_EU = {"Installed", "Updating", "Uninstalling"}
 
 
