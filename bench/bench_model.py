@@ -116,7 +116,7 @@ def main():
         print(f"{'benchmark':36} {'icwmpy best/median':>22} {'baseline best':>14} {'ratio':>7} {'target':>8}")
         for label, (b, med), (base, _), target in rows:
             print(f"{label:36} {b*1000:9.1f} / {med*1000:6.1f} ms {base*1000:11.2f} ms "
-                  f"{b/base:6.1f}x {'<= %d ms' % (target*1000):>8} {'OK' if b <= target else 'MISS'}")
+                  f"{b/base:6.1f}x {f'<= {target*1000:.0f} ms':>8} {'OK' if b <= target else 'MISS'}")
         model_kib = memory_child(statedir, "model")
         bare_kib = memory_child(statedir, "bare")
         print(f"{'resident model above interpreter':36} {model_kib/1024:15.1f} MiB {bare_kib/1024:11.2f} MiB "

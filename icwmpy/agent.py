@@ -373,7 +373,7 @@ class Agent:
                         not wanted or codes & set(wanted)):
                     add(entry["parameter_name"])
         return {"DeviceId": dict(self._device_id), "Event": list(events), "MaxEnvelopes": 1,
-                "CurrentTime": datetime.datetime.now(datetime.timezone.utc),
+                "CurrentTime": datetime.datetime.now(datetime.UTC),
                 "RetryCount": self.retry, "ParameterList": list(params.values())}
 
     def _extra_forced(self):

@@ -72,7 +72,7 @@ def build_model(args):
 
 def run_reloads(model):
     """Run the reload command of each UCI package a CLI change committed."""
-    for pkg, command in model.take_reloads():
+    for _pkg, command in model.take_reloads():
         if command:
             subprocess.run(command, shell=True, check=False)
 

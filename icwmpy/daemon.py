@@ -120,8 +120,8 @@ def transfer_config(statedir, confdir, settings):
     config.upload_sources = {"1 Vendor Configuration File": export,
                              "3 Vendor Configuration File 1": export}
     if cpe.log_file_name:
-        log = UploadSource(path=cpe.log_file_name)
-        config.upload_sources.update({"2 Vendor Log File": log, "4 Vendor Log File 1": log})
+        log_file = UploadSource(path=cpe.log_file_name)
+        config.upload_sources.update({"2 Vendor Log File": log_file, "4 Vendor Log File 1": log_file})
     config.software = software.backend(cpe.software_backend, os.path.join(statedir, "software"))
     return config
 

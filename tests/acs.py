@@ -256,7 +256,7 @@ def simple(element):
     if is_array or (len(children) > 1 and len(set(names)) == 1):
         return [simple(child) for child in children]
     grouped = {}
-    for name, child in zip(names, children):
+    for name, child in zip(names, children, strict=True):
         grouped.setdefault(name, []).append(simple(child))
     return {name: values[0] if len(values) == 1 else values for name, values in grouped.items()}
 
@@ -286,7 +286,7 @@ def envelope(method, inner_xml="", *, cwmp_id=None, ns=CWMP_NS, hold_requests=No
         f'<soap:Header><cwmp:ID soap:mustUnderstand="1">{escape(cwmp_id)}</cwmp:ID>{hold}'
         f"</soap:Header><soap:Body><cwmp:{method}>{inner_xml}</cwmp:{method}></soap:Body>"
         "</soap:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def inform(events=(("1 BOOT", ""),), parameters=(), *, oui="001122", serial="TEST0001",
@@ -441,7 +441,7 @@ def envelope_fault(code, message, cwmp_id, ns=CWMP_NS):
         "<faultstring>CWMP fault</faultstring><detail><cwmp:Fault>"
         f"{_leaf('FaultCode', code)}{_leaf('FaultString', message)}"
         "</cwmp:Fault></detail></soap:Fault></soap:Body></soap:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 # ---------------------------------------------------------------- the ACS

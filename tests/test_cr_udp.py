@@ -203,7 +203,7 @@ def xor_mapped(ip, port, tid):
     cookie = struct.pack("!I", 0x2112A442)
     xport = port ^ 0x2112
     raw = ipaddress.ip_address(ip).packed
-    xaddr = bytes(a ^ b for a, b in zip(raw, cookie + tid))
+    xaddr = bytes(a ^ b for a, b in zip(raw, cookie + tid, strict=False))
     return struct.pack("!BBH", 0, 1, xport) + xaddr
 
 

@@ -327,7 +327,7 @@ def test_delay_reboot_and_schedule_reboot(tmp_path):
         assert await cpe.wait(timeout=10) == 75     # rebooted 1 s after the session
         assert cpe.value("Device.ManagementServer.DelayReboot") == "-1"
         cpe.reboot()
-        when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+        when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=2)
         acs.queue(A.set_parameter_values([("Device.ManagementServer.ScheduleReboot",
                                            when.strftime("%Y-%m-%dT%H:%M:%SZ"))]))
         await cpe.start()
@@ -449,7 +449,7 @@ def test_hold_requests_keeps_cpe_requests_until_the_acs_is_done(tmp_path):
 
 def test_heartbeat_informs_carry_only_the_forced_parameters(tmp_path):
     async def main():
-        when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=3)
+        when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=3)
         acs, cpe = await sandbox(tmp_path, {
             ("acs", "heartbeat_enable"): "1", ("acs", "heartbeat_interval"): "30",
             ("acs", "heartbeat_time"): when.strftime("%Y-%m-%dT%H:%M:%SZ")})

@@ -5,7 +5,7 @@ schema and decoded again by the codec."""
 import asyncio
 import base64
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ xsd = pytest.importorskip("xsd")
 
 CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "captures"
 UUID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
-NOW = datetime(2024, 5, 15, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 15, 12, 0, tzinfo=UTC)
 NS12 = "urn:dslforum-org:cwmp-1-2"
 DEVICE = {"Manufacturer": "icwmpy", "OUI": "0C2A86", "ProductClass": "test",
           "SerialNumber": "S1"}
@@ -353,7 +353,7 @@ def schedule_download(*windows, url="http://files/fw.bin", ns=acs.CWMP_NS):
         ("Username", ""), ("Password", ""), ("FileSize", 0), ("TargetFileName", "")))
     items = "".join(
         "<TimeWindowStruct>" + "".join(f"<{n}>{v}</{n}>" for n, v in zip(
-            ("WindowStart", "WindowEnd", "WindowMode", "UserMessage", "MaxRetries"), w))
+            ("WindowStart", "WindowEnd", "WindowMode", "UserMessage", "MaxRetries"), w, strict=True))
         + "</TimeWindowStruct>" for w in windows)
     array = (f'<TimeWindowList soap-enc:arrayType="cwmp:TimeWindowStruct[{len(windows)}]">'
              f"{items}</TimeWindowList>")
@@ -489,7 +489,7 @@ def get_options(name=""):
 
 
 def utc(*fields):
-    return datetime(*fields, tzinfo=timezone.utc)
+    return datetime(*fields, tzinfo=UTC)
 
 
 def test_vouchers_enable_options(cpe):

@@ -10,7 +10,7 @@ from icwmpy.faults import CwmpFault
 INFORM = {"DeviceId": {"Manufacturer": "icwmpy", "OUI": "001122", "ProductClass": "Box",
                        "SerialNumber": "S1"},
           "Event": [("1 BOOT", "")], "MaxEnvelopes": 1,
-          "CurrentTime": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+          "CurrentTime": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
           "RetryCount": 0, "ParameterList": [("Device.RootDataModelVersion", "2.19", "string")]}
 
 

@@ -249,7 +249,7 @@ def test_section_access(tmp_path):
     assert settings.cpe["port"] == settings.cpe.port
     assert dict(settings.lwn) == {"enable": False, "hostname": "", "port": 7547}
     with pytest.raises(AttributeError, match="cwmp.cpe has no option 'prot'"):
-        settings.cpe.prot
+        _ = settings.cpe.prot
 
 
 def test_shares_a_uci_instance_and_sees_staged_values(tmp_path):
@@ -269,3 +269,11 @@ def test_apply_hook_sections_are_read_with_their_command_lists(tmp_path):
     assert hook["file_type"] == "2 Web Content" and hook["reboots"] is False
     assert hook["check"] == ["tar -tzf {file}"]
     assert hook["apply"] == ["tar -xzf {file} -C /www", "echo done, really"]
+
+
+def test_an_apply_hook_without_file_type_is_warned_about_not_fatal(tmp_path, caplog):
+    from icwmpy.daemon import transfer_config
+    settings, _ = load(tmp_path, "config apply_hook 'x'\n\tlist apply 'true'\n")
+    with caplog.at_level(logging.WARNING, logger="icwmpy"):
+        transfer_config(str(tmp_path / "state"), str(tmp_path), settings)
+    assert "apply_hook without file_type" in caplog.text

@@ -163,7 +163,7 @@ def test_parameters_match(standard, model):
         syntax = standard.syntax(std)
         ours = p.type
 
-        def differ(what, mine, theirs):
+        def differ(what, mine, theirs, path=path):
             if mine != theirs:
                 problems.append(f"{path}: {what} is {mine!r}, TR-181 says {theirs!r}")
 

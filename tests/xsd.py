@@ -14,6 +14,7 @@ cwmp-1-0 message), since no schema of that namespace describes it.
 import functools
 import re
 from pathlib import Path
+from datetime import UTC
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 XSD_DIR = SHARED / "cwmp-xsd"
@@ -99,7 +100,7 @@ def validate(message):
 def _samples():
     from datetime import datetime, timedelta, timezone
 
-    t0 = datetime(2024, 5, 17, 8, 30, 0, tzinfo=timezone.utc)
+    t0 = datetime(2024, 5, 17, 8, 30, 0, tzinfo=UTC)
     t1 = datetime(2024, 5, 17, 10, 31, 2, 250000, tzinfo=timezone(timedelta(hours=2)))
     uuid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
     pv = [("Device.ManagementServer.PeriodicInformInterval", "600", "unsignedInt"),

@@ -583,7 +583,7 @@ class Processes:
         self.ticks = os.sysconf("SC_CLK_TCK")
 
     def instances(self, keys):
-        pids = sorted((int(d) for d in os.listdir("/proc") if d.isdigit()))
+        pids = sorted(int(d) for d in os.listdir("/proc") if d.isdigit())
         self.snapshot = {}
         for pid in pids:
             info = self._read(pid)

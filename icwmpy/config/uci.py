@@ -71,7 +71,7 @@ def _copy_sections(sections):
 
 def _anonymous_name(position, seed):
     """uci's style of name for an anonymous section: ``cfg`` + 6 hex digits."""
-    return "cfg%02x%04x" % (position & 0xFF, zlib.crc32(seed.encode("utf-8", "surrogateescape")) & 0xFFFF)
+    return f"cfg{position & 0xFF:02x}{zlib.crc32(seed.encode('utf-8', 'surrogateescape')) & 0xFFFF:04x}"
 
 
 # ---------------------------------------------------------------------------- parsing

@@ -21,7 +21,7 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from .. import digest

@@ -145,8 +145,8 @@ def _address(value, xor=None):
     if len(raw) != size:
         raise StunError("truncated address attribute")
     if xor is not None:
-        port = bytes(a ^ b for a, b in zip(port, xor))
-        raw = bytes(a ^ b for a, b in zip(raw, xor))
+        port = bytes(a ^ b for a, b in zip(port, xor, strict=False))
+        raw = bytes(a ^ b for a, b in zip(raw, xor, strict=False))
     return str(ipaddress.ip_address(raw)), int.from_bytes(port, "big")
 
 

@@ -40,7 +40,7 @@ def _no_throttle():
 
 def signature(password, ts, request_id, username, cnonce):
     """The ``sig`` of a UDP connection request (lower-case hex)."""
-    text = f"{ts}{request_id}{username}{cnonce}".encode("utf-8")
+    text = f"{ts}{request_id}{username}{cnonce}".encode()
     return hmac.new(password.encode("utf-8"), text, "sha1").hexdigest()
 
 

@@ -184,7 +184,7 @@ def _envelope(ns, header, body):
         f'xmlns:xsd="{XSD}" xmlns:xsi="{XSI}" xmlns:cwmp="{escape_attr(ns)}">'
         f'{f"<SOAP-ENV:Header>{header}</SOAP-ENV:Header>" if header else ""}'
         f"<SOAP-ENV:Body>{body}</SOAP-ENV:Body></SOAP-ENV:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _header(values):

@@ -15,14 +15,14 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 from icwmpy.faults import CwmpFault
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
 # The "Unknown Time" of TR-069 (A.2.2.2), used when a CPE cannot tell when something happened.
-UNKNOWN_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
+UNKNOWN_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def local(tag):
@@ -87,7 +87,7 @@ def parse_datetime(text):
     year, month, day, hour, minute, second, fraction, zone = m.groups()
     tz = None
     if zone == "Z":
-        tz = timezone.utc
+        tz = UTC
     elif zone:
         offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
         tz = timezone(-offset if zone[0] == "-" else offset)
@@ -306,7 +306,7 @@ class Struct(Kind):
         if self.as_tuple:
             if isinstance(value, Mapping) or len(value) != len(self.fields):
                 raise ValueError(f"{where}: expected a {len(self.fields)}-tuple, got {value!r}")
-            value = dict(zip((f.name for f in self.fields), value))
+            value = dict(zip((f.name for f in self.fields), value, strict=True))
         elif not isinstance(value, Mapping):
             raise ValueError(f"{where}: expected a mapping, got {value!r}")
         unknown = set(value) - self.names

@@ -547,7 +547,7 @@ class DataModel:
         elif seg.startswith("[") and seg.endswith("]"):
             alias = seg[1:-1]
             found = [(n, k) for (a, (n, k)) in zip(
-                (a for a, _ in self._aliases(obj, cpath, keys)), instances) if a == alias]
+                (a for a, _ in self._aliases(obj, cpath, keys)), instances, strict=True) if a == alias]
         else:
             found = []
         if not found:

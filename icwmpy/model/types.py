@@ -180,4 +180,4 @@ def format_datetime(when=None):
     """xsd:dateTime in UTC for a POSIX time (None = the unknown time)."""
     if when is None:
         return UNKNOWN_TIME
-    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -14,6 +14,7 @@ execution environments) and never repeats these rules. Each check returns None o
 """
 
 import re
+from itertools import pairwise
 from urllib.parse import urlsplit
 
 from icwmpy.faults import CwmpFault
@@ -48,7 +49,7 @@ def check_url(url, what="URL"):
         raise _invalid(f"{what} is empty")
     try:
         parts = urlsplit(url)
-        parts.port  # raises ValueError for a port that is not a number in range
+        _ = parts.port  # raises ValueError for a port that is not a number in range
     except ValueError as e:
         raise _invalid(f"{what} {url!r}: {e}") from None
     if parts.scheme and parts.scheme.lower() not in SCHEMES:
@@ -89,7 +90,7 @@ def check_schedule_download(args):
         if w["MaxRetries"] < -1:
             raise _invalid(f"MaxRetries {w['MaxRetries']} is below -1")
     spans = sorted((w["WindowStart"], w["WindowEnd"]) for w in windows)
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in pairwise(spans):
         if start < end:
             raise _invalid("time windows overlap")
 

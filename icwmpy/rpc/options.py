@@ -25,7 +25,7 @@ SetVouchers is all-or-nothing: every voucher is checked before any is stored.
 """
 
 import calendar
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from xml.etree.ElementTree import ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -57,7 +57,7 @@ class Options:
     """The CPE's options. ``device_id`` (a dict with DEVICE_FIELDS keys) is checked against
     each voucher's DeviceId when given; ``clock`` returns the aware current time."""
 
-    def __init__(self, store, device_id=None, clock=lambda: datetime.now(timezone.utc)):
+    def __init__(self, store, device_id=None, clock=lambda: datetime.now(UTC)):
         self.options = store["options"]
         self.store = store
         self.device_id = device_id
@@ -136,7 +136,7 @@ class Options:
         except ValueError as e:
             raise _invalid(f"{index}: StartDate: {e}") from None
         if start.tzinfo is None:
-            start = start.replace(tzinfo=timezone.utc)  # a voucher is not in our local zone
+            start = start.replace(tzinfo=UTC)  # a voucher is not in our local zone
         expires = None
         if mode == 1:
             expires = self._expiry(start, number("Duration", text("Duration")),

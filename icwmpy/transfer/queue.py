@@ -63,7 +63,7 @@ import logging
 import os
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from urllib.parse import urlsplit
 
 from ..cwmp.session import CpeRequest
@@ -122,7 +122,7 @@ class TransferConfig:
 
 
 def _utc(epoch):
-    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
 class TransferQueue:
@@ -587,7 +587,7 @@ class TransferQueue:
             self._save(key, operations=operations)
             part = self._path(key, f"du{index}")
 
-            async def download(url, username, password):
+            async def download(url, username, password, part=part):
                 await self._fetch(key, {"url": url, "username": username,
                                         "password": password, "file_size": 0}, part, None)
                 return part
