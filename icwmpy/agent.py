@@ -24,6 +24,7 @@ from icwmpy.logs import redact
 from icwmpy.lwn import LightweightNotifier
 from icwmpy.notify import ValueWatcher
 from icwmpy.rpc import RpcHandler
+from icwmpy.rpc.methods import Features
 from icwmpy.rpc.options import Options
 from icwmpy.transport import AcsClient, CurlLoop, TransportError
 
@@ -284,7 +285,10 @@ class Agent:
         requests = list(self.transfers.pending_requests())
         if self.state.get("get_rpc_methods"):
             requests.insert(0, CpeRequest(GET_RPC_METHODS, {}, GET_RPC_METHODS))
-        version = CWMP_VERSIONS[self.settings.cpe.amd_version]
+        cpe = self.settings.cpe
+        self.rpc.features = Features(cpe.amd_version, cpe.instance_mode == "InstanceAlias",
+                                     cpe.auto_create_instances)
+        version = CWMP_VERSIONS[cpe.amd_version]
         known = [v for v in sorted(set(CWMP_VERSIONS.values())) if v <= version]
         return Session(inform, requests,
                        ns=self.state.get("ns", NAMESPACES.get(version, soap.DEFAULT_NS)),

@@ -19,10 +19,23 @@ from icwmpy.faults import CwmpFault
 from icwmpy.model import DataModel
 from icwmpy.model.schema import Definitions
 from icwmpy.rpc import Options, RpcHandler
+from icwmpy.rpc.methods import Features
 from icwmpy.store import Store
 
 xsd = pytest.importorskip("xsd")
 
+SAMPLE_ARGS = {
+    "GetAllQueuedTransfers": {},
+    "CancelTransfer": {"CommandKey": "k"},
+    "ScheduleDownload": {"CommandKey": "k", "FileType": "1 Firmware Upgrade Image",
+                         "URL": "http://files/fw.bin", "Username": "", "Password": "",
+                         "FileSize": 0, "TargetFileName": "", "TimeWindowList": [
+                             {"WindowStart": 0, "WindowEnd": 60, "WindowMode": "1 At Any Time",
+                              "UserMessage": "", "MaxRetries": 0}]},
+    "ChangeDUState": {"Operations": [{"Operation": "Install", "URL": "http://files/a.ipk",
+                                      "UUID": "", "Username": "", "Password": "",
+                                      "ExecutionEnvRef": ""}], "CommandKey": "k"},
+}
 CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "captures"
 UUID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 NOW = datetime(2024, 5, 15, 12, 0, tzinfo=UTC)
@@ -46,7 +59,17 @@ DEFINITIONS = {
     },
     "Device.Bench.Item.{i}.": {
         "_table": {"store": True, "access": "readWrite"},
+        "Alias": {"type": "string", "max": 64, "access": "readWrite"},
         "Value": {"type": "int", "access": "readWrite", "default": "0"},
+    },
+    "Device.Bench.Item.{i}.Sub.{i}.": {
+        "_table": {"store": True, "access": "readWrite"},
+        "Alias": {"type": "string", "max": 64, "access": "readWrite"},
+        "Name": {"type": "string", "access": "readWrite"},
+    },
+    "Device.Bench.Fixed.{i}.": {
+        "_table": {"store": True, "access": "readWrite"},
+        "Name": {"type": "string", "access": "readWrite"},
     },
 }
 
@@ -170,6 +193,21 @@ def test_get_rpc_methods_lists_exactly_the_table(cpe):
     assert cpe.args(capture("catawampus/acs_integration_test_43_GetRPCMethods.xml"))
 
 
+@pytest.mark.parametrize("amd, absent", [
+    (1, {"GetAllQueuedTransfers", "ScheduleDownload", "CancelTransfer", "ChangeDUState"}),
+    (2, {"ScheduleDownload", "CancelTransfer", "ChangeDUState"}),
+    (3, set()), (6, set())])
+def test_amd_version_bounds_the_methods_offered(cpe, amd, absent):
+    cpe.handler.features = Features(amd_version=amd)
+    methods = cpe.args(acs.get_rpc_methods())["MethodList"]
+    assert set(RpcHandler.METHODS) - set(methods) == absent
+    assert {"SetVouchers", "GetOptions", "GetQueuedTransfers"} <= set(methods)  # Amendment 1
+    for method in absent:
+        request = soap.build(method, SAMPLE_ARGS[method], id="late", ns=acs.CWMP_NS)
+        assert cpe.fault(request).code == 9000
+    assert cpe.queue.transfers == cpe.queue.du_changes == []
+
+
 def test_unknown_method_is_9000(cpe):
     answer = cpe.ask(capture("catawampus/acs_integration_test_36_NoSuchMethod.xml"))
     assert (answer.fault.code, answer.id) == (9000, "TestCwmpId")
@@ -291,6 +329,92 @@ def test_add_and_delete_object(cpe):
     assert names == [("Device.Bench.Item.2.", True)]
     assert cpe.fault(acs.add_object("Device.DeviceInfo.")).code == 9005
     assert cpe.fault(acs.delete_object("Device.Bench.Item.1.")).code == 9005
+
+
+# -- alias-based addressing (TR-069 Amendment 4) ----------------------------------------------
+
+def names_of(answer):
+    return [entry[0] for entry in answer["ParameterList"]]
+
+
+def test_instance_alias_mode_reports_aliases_except_where_the_request_used_numbers(cpe):
+    cpe.handler.features = Features(instance_alias=True)
+    assert cpe.args(acs.add_object("Device.Bench.Item.[wan].")) == {"InstanceNumber": 1,
+                                                                     "Status": 0}
+    assert cpe.args(acs.add_object("Device.Bench.Item."))["InstanceNumber"] == 2
+    cpe.args(acs.add_object("Device.Bench.Item.1.Sub.[x]."))
+    assert names_of(cpe.args(acs.get_parameter_values("Device.Bench.Item.*.Value"))) == [
+        "Device.Bench.Item.[wan].Value", "Device.Bench.Item.[cpe-2].Value"]
+    assert names_of(cpe.args(acs.get_parameter_values("Device.Bench.Item.1.Sub."))) == [
+        "Device.Bench.Item.1.Sub.[x].Alias", "Device.Bench.Item.1.Sub.[x].Name"]
+    assert names_of(cpe.args(acs.get_parameter_names("Device.Bench.Item.", True))) == [
+        "Device.Bench.Item.[wan].", "Device.Bench.Item.[cpe-2]."]
+    attrs = cpe.args(acs.get_parameter_attributes("Device.Bench.Item.[wan].Value"))
+    assert names_of(attrs) == ["Device.Bench.Item.[wan].Value"]
+
+
+def test_instance_number_mode_keeps_the_aliases_the_request_used(cpe):
+    cpe.args(acs.add_object("Device.Bench.Item.[wan]."))
+    cpe.args(acs.add_object("Device.Bench.Item.[wan].Sub."))
+    assert names_of(cpe.args(acs.get_parameter_values("Device.Bench.Item.[wan].Sub."))) == [
+        "Device.Bench.Item.[wan].Sub.1.Alias", "Device.Bench.Item.[wan].Sub.1.Name"]
+    assert names_of(cpe.args(acs.get_parameter_values("Device.Bench.Item.1.Value"))) == [
+        "Device.Bench.Item.1.Value"]
+    # attributes set through an alias belong to the instance, whatever names it later
+    cpe.args(acs.set_parameter_attributes([("Device.Bench.Item.[wan].Value", 1, None)]))
+    attrs = cpe.args(acs.get_parameter_attributes("Device.Bench.Item.1.Value"))
+    assert attrs["ParameterList"] == [("Device.Bench.Item.1.Value", 1, [])]
+
+
+def test_add_object_with_an_alias(cpe):
+    cpe.args(acs.add_object("Device.Bench.Item.[wan]."))
+    assert cpe.model.read("Device.Bench.Item.1.Alias") == "wan"
+    assert cpe.fault(acs.add_object("Device.Bench.Item.[wan].")).code == 9007  # in use
+    assert cpe.fault(acs.add_object("Device.Bench.Item.[9wan].")).code == 9007  # not a name
+    assert cpe.fault(acs.add_object("Device.Bench.Item.[].")).code == 9007
+    assert cpe.fault(acs.add_object("Device.Bench.Item.[" + "a" * 65 + "].")).code == 9007
+    assert cpe.fault(acs.add_object("Device.Bench.Fixed.[f].")).code == 9005  # no Alias
+    assert cpe.args(acs.get_parameter_values("Device.Bench.ItemNumberOfEntries"))[
+        "ParameterList"] == [("Device.Bench.ItemNumberOfEntries", "1", "unsignedInt")]
+
+
+def test_before_amendment_4_aliases_are_no_names(cpe):
+    cpe.args(acs.add_object("Device.Bench.Item.[wan]."))
+    cpe.handler.features = Features(amd_version=3, instance_alias=True, auto_create=True)
+    assert cpe.fault(acs.get_parameter_values("Device.Bench.Item.[wan].Value")).code == 9005
+    assert cpe.fault(acs.add_object("Device.Bench.Item.[lan].")).code == 9005
+    fault = cpe.fault(acs.set_parameter_values([("Device.Bench.Item.[lan].Value", 1)]))
+    assert fault.details[0][:2] == ("Device.Bench.Item.[lan].Value", 9005)
+    assert names_of(cpe.args(acs.get_parameter_values("Device.Bench.Item.*.Value"))) == [
+        "Device.Bench.Item.1.Value"]
+
+
+def test_auto_create_instances(cpe):
+    spv = acs.set_parameter_values([("Device.Bench.Item.[lan].Value", 7, "xsd:int"),
+                                    ("Device.Bench.Item.[lan].Sub.[s1].Name", "n")], "k")
+    fault = cpe.fault(spv)  # AutoCreateInstances false: no such instance
+    assert {code for _, code, _ in fault.details} == {9005}
+    cpe.handler.features = Features(auto_create=True)
+    assert cpe.args(spv) == {"Status": 0}
+    assert cpe.model.read("Device.Bench.Item.1.Alias") == "lan"
+    assert cpe.model.read("Device.Bench.Item.1.Value") == "7"
+    assert cpe.model.read("Device.Bench.Item.1.Sub.1.Alias") == "s1"
+    assert cpe.model.read("Device.Bench.Item.1.Sub.1.Name") == "n"
+    assert cpe.model.read("Device.ManagementServer.ParameterKey") == "k"
+    # an existing alias is set, not created again
+    cpe.args(acs.set_parameter_values([("Device.Bench.Item.[lan].Value", 8, "xsd:int")]))
+    assert names_of(cpe.args(acs.get_parameter_names("Device.Bench.Item.", True))) == [
+        "Device.Bench.Item.1."]
+
+
+def test_auto_created_instances_go_again_when_the_set_fails(cpe):
+    cpe.handler.features = Features(auto_create=True)
+    fault = cpe.fault(acs.set_parameter_values(
+        [("Device.Bench.Item.[lan].Value", "many", "xsd:string"),
+         ("Device.Bench.Item.[9bad].Value", 1)]))
+    assert [code for _, code, _ in fault.details] == [9007, 9005]
+    assert cpe.args(acs.get_parameter_names("Device.Bench.Item.", True))["ParameterList"] == []
+    assert cpe.args(acs.add_object("Device.Bench.Item."))["InstanceNumber"] == 2
 
 
 # -- agent actions --------------------------------------------------------------------------

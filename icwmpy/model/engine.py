@@ -11,6 +11,7 @@ import contextlib
 import logging
 import re
 import threading
+from dataclasses import dataclass
 
 from icwmpy import backends
 from icwmpy.faults import CwmpFault
@@ -33,6 +34,30 @@ def _naming(path):
 
 def _bad_name(path):
     return CwmpFault(9005, f"Invalid parameter name: {path}")
+
+
+@dataclass(frozen=True)
+class Addressing:
+    """How an ACS names instances (TR-069 Amendment 4, alias-based addressing), given to an
+    operation by the RPC layer. With it, a response names each instance the request named
+    the way the request did (number or ``[alias]``) and the others as InstanceMode says.
+    Without it (internal users, the CLI) paths may use ``[alias]`` and names use numbers.
+
+    ``aliases``: ``[alias]`` accepted in paths (AliasBasedAddressing); ``instance_alias``:
+    InstanceMode is InstanceAlias; ``auto_create``: AutoCreateInstances, a SetParameterValues
+    naming ``Table.[new].Param`` creates the instance ``new``.
+    """
+
+    aliases: bool = True
+    instance_alias: bool = False
+    auto_create: bool = False
+
+
+def _instance_forms(path):
+    """For each instance segment of a request path: True for ``[alias]``, False for a
+    number, None for ``*`` (which leaves the form to InstanceMode)."""
+    return [None if seg == "*" else seg.startswith("[")
+            for seg in path.split(".") if seg == "*" or seg.startswith("[") or _NUMBER.match(seg)]
 
 
 class _Count:
@@ -83,6 +108,7 @@ class DataModel:
         self._lock = threading.RLock()
         self._cache = {}
         self._by_number = {}
+        self._addressing = None
         self._bind()
 
     @classmethod
@@ -123,24 +149,25 @@ class DataModel:
 
     # ------------------------------------------------------------ operations
     @contextlib.contextmanager
-    def _operation(self):
-        """Serialise calls and give each a fresh cache of instance lists."""
+    def _operation(self, addressing=None):
+        """Serialise calls and give each a fresh cache of instance lists and its
+        :class:`Addressing`."""
         with self._lock:
-            self._cache, self._by_number = {}, {}
+            self._cache, self._by_number, self._addressing = {}, {}, addressing
             try:
                 yield
             finally:
-                self._cache, self._by_number = {}, {}
+                self._cache, self._by_number, self._addressing = {}, {}, None
 
-    def get_values(self, path):
+    def get_values(self, path, addressing=None):
         """[(name, value, type)] for a parameter, partial path or wildcard path."""
-        with self._operation():
-            return [(name, self._read(p, keys, name), p.type.name)
+        with self._operation(addressing):
+            return [(self._shown(name, path), self._read(p, keys, name), p.type.name)
                     for name, p, keys in self._params(path)]
 
-    def get_names(self, path, next_level):
+    def get_names(self, path, next_level, addressing=None):
         """[(name, writable)] as GetParameterNames: objects end with '.'."""
-        with self._operation():
+        with self._operation(addressing):
             path = path or ""
             if path == "":
                 if next_level:
@@ -149,67 +176,70 @@ class DataModel:
             if not path.endswith("."):
                 if next_level:
                     raise CwmpFault(9003, "NextLevel true requires a partial path")
-                return [(name, p.writable) for name, p, _ in self._resolve(path)[1]]
+                return [(self._shown(name, path), p.writable)
+                        for name, p, _ in self._resolve(path)[1]]
             out = []
             for obj, cpath, keys, at_table in self._resolve(path)[0]:
                 if not next_level:
                     out.append((cpath, obj.writable if obj.multi else False))
                 self._list_names(obj, cpath, keys, at_table, next_level, out)
-            return out
+            return [(self._shown(name, path), writable) for name, writable in out]
 
-    def set_values(self, items, parameter_key=None):
-        """Apply [(name, value, declared_type)] all-or-nothing; returns the SPV status."""
-        with self._operation():
-            plan, faults, seen = [], [], set()
-            for name, value, declared in items:
-                try:
-                    if name in seen:
-                        raise CwmpFault(9003, f"{name} appears more than once")
-                    seen.add(name)
-                    p, keys = self._one_param(name)
-                    if not p.writable:
-                        raise CwmpFault(9008, f"Attempt to set a non-writable parameter: {name}")
-                    value = p.type.check(value, declared)
-                    if isinstance(p.backend, _Alias):
-                        self._check_alias(p, name, keys, value, plan)
-                    plan.append((name, p, keys, value))
-                except CwmpFault as f:
-                    faults.append((name, f.code, f.message))
-            if faults:
-                raise CwmpFault(9003, details=faults)
-            self._transaction(plan, parameter_key)
-            return self._status()
+    def set_values(self, items, parameter_key=None, addressing=None):
+        """Apply [(name, value, declared_type)] all-or-nothing; returns the SPV status.
+        Instances created for AutoCreateInstances are deleted again if the set fails."""
+        with self._operation(addressing):
+            created = []
+            try:
+                self._auto_create([name for name, _, _ in items], created)
+                return self._set_values(items, parameter_key)
+            except CwmpFault:
+                for obj, ipath, keys in reversed(created):
+                    self._delete_instance(obj, ipath, keys, None)
+                raise
 
-    def add_object(self, path, parameter_key=None):
-        """AddObject: (instance number, status)."""
-        with self._operation():
+    def _set_values(self, items, parameter_key):
+        """SetParameterValues itself: every item checked, then one transaction."""
+        plan, faults, seen = [], [], set()
+        for name, value, declared in items:
+            try:
+                canonical, p, keys = self._one_param(name)
+                if canonical in seen:
+                    raise CwmpFault(9003, f"{name} appears more than once")
+                seen.add(canonical)
+                if not p.writable:
+                    raise CwmpFault(9008, f"Attempt to set a non-writable parameter: {name}")
+                value = p.type.check(value, declared)
+                if isinstance(p.backend, _Alias):
+                    self._check_alias(p, canonical, keys, value, plan)
+                plan.append((canonical, p, keys, value))
+            except CwmpFault as f:
+                faults.append((name, f.code, f.message))
+        if faults:
+            raise CwmpFault(9003, details=faults)
+        self._transaction(plan, parameter_key)
+        return self._status()
+
+    def add_object(self, path, parameter_key=None, addressing=None):
+        """AddObject: (instance number, status). A path ending ``Table.[alias].`` creates
+        the instance with that Alias (TR-069 A.3.2.6): 9007 for an alias that is malformed
+        or already in use."""
+        with self._operation(addressing):
             alias = None
             m = re.match(r"^(.*\.)\[([^\]]*)\]\.$", path or "")
             if m:
+                if not self._aliases_allowed:
+                    raise _bad_name(path)
                 path, alias = m.group(1), m.group(2)
-                if not _ALIAS.match(alias) or len(alias) > 64:
-                    raise CwmpFault(9007, f"Invalid alias {alias!r}")
             obj, cpath, keys = self._table_path(path)
             if not obj.writable:  # as bbfdm: a table the ACS may not grow is no valid name
                 raise CwmpFault(9005, f"Invalid parameter name: objects cannot be added to {path}")
-            if alias is not None and any(a == alias for a, _ in self._aliases(obj, cpath, keys)):
-                raise CwmpFault(9007, f"Alias {alias!r} is already in use")
-            self._instances(obj, cpath, keys)  # number what exists before adding
-            entry = self._numbering(cpath)
-            number = entry["next"]
-            with self._writing(parameter_key):
-                key = obj.table.add(cpath, keys, number)
-                entry["map"][key] = number
-                entry["next"] = number + 1
-                self.numbering.set(cpath, entry)
-                if alias is not None:
-                    self.aliases.set(f"{cpath}{number}.Alias", alias)
-            self._notify({f"{cpath}{number}.": None})
+            number, _ = self._add_instance(obj, cpath, keys, alias, parameter_key)
             return number, self._status()
 
-    def delete_object(self, path, parameter_key=None):
+    def delete_object(self, path, parameter_key=None, addressing=None):
         """DeleteObject of one instance (path ends with '<n>.' or '[alias].')."""
-        with self._operation():
+        with self._operation(addressing):
             if not path or not path.endswith("."):
                 raise _bad_name(path)
             objs = self._resolve(path)[0]
@@ -218,32 +248,24 @@ class DataModel:
             obj, ipath, keys, _ = objs[0]
             if not obj.writable:
                 raise CwmpFault(9005, f"Invalid parameter name: {path} cannot be deleted")
-            table_path = ipath[: ipath.rstrip(".").rfind(".") + 1]
-            with self._writing(parameter_key):
-                obj.table.delete(table_path, keys[:-1], keys[-1])
-                entry = self._numbering(table_path)
-                entry["map"].pop(keys[-1], None)
-                self.numbering.set(table_path, entry)
-                for ns in (self.values, self.aliases, self.attributes, self.numbering):
-                    for k in ns.keys():
-                        if k.startswith(ipath):
-                            ns.delete(k)
-            self._notify({ipath: None})
+            self._delete_instance(obj, ipath, keys, parameter_key)
             return self._status()
 
-    def get_attributes(self, path):
+    def get_attributes(self, path, addressing=None):
         """[(name, notification, access_list)] for every parameter the path names."""
-        with self._operation():
-            return [(name, *self._attribute(name, p)) for name, p, _ in self._params(path)]
+        with self._operation(addressing):
+            return [(self._shown(name, path), *self._attribute(name, p))
+                    for name, p, _ in self._params(path)]
 
-    def set_attributes(self, items):
+    def set_attributes(self, items, addressing=None):
         """SetParameterAttributes: [(path, notification or None, access_list or None)].
 
         Checked fully before anything is stored. A partial path stores the attribute on
         the object, inherited by everything under it (now and later), and drops the
-        settings of its descendants, as if each had been set one by one.
+        settings of its descendants, as if each had been set one by one. Attributes are
+        kept under instance numbers, however the path named the instances.
         """
-        with self._operation():
+        with self._operation(addressing):
             plan = []
             for path, notification, access in items:
                 targets = self._params(path) if not path.endswith(".") or path == "" else None
@@ -252,10 +274,14 @@ class DataModel:
                 if access is not None and any(a != "Subscriber" for a in access):
                     raise CwmpFault(9007, "AccessList entries must be 'Subscriber'")
                 if targets is None:
-                    self._resolve(path)  # the partial path must exist
+                    objs = self._resolve(path)[0]  # the partial path must exist
+                    if "[" in path and len(objs) == 1:
+                        path = objs[0][1]
                 else:
                     for name, p, _ in targets:
                         self._check_notification(name, p, notification)
+                    if "[" in path and len(targets) == 1:
+                        path = targets[0][0]
                 plan.append((path or "Device.", notification, access))
             with self.store.batch():
                 for path, notification, access in plan:
@@ -310,6 +336,70 @@ class DataModel:
         return [(pkg, self.defs.reload.get(pkg)) for pkg in sorted(pending)]
 
     # ------------------------------------------------------- writing internals
+    def _add_instance(self, obj, cpath, keys, alias, parameter_key):
+        """Create one instance of the table ``cpath`` (with ``alias`` unless None); its
+        (number, backend key)."""
+        if alias is not None:
+            self._check_new_alias(obj, cpath, keys, alias)
+        self._instances(obj, cpath, keys)  # number what exists before adding
+        entry = self._numbering(cpath)
+        number = entry["next"]
+        with self._writing(parameter_key):
+            key = str(obj.table.add(cpath, keys, number))
+            entry["map"][key] = number
+            entry["next"] = number + 1
+            self.numbering.set(cpath, entry)
+            if alias is not None:
+                name = f"{cpath}{number}.Alias"
+                obj.children["Alias"].backend.set(keys + (key,), name, alias)
+        self._cache.pop(cpath, None)  # the next lookup sees the new instance
+        self._notify({f"{cpath}{number}.": None})
+        return number, key
+
+    def _check_new_alias(self, obj, cpath, keys, alias):
+        if not isinstance(obj.children.get("Alias"), ParamDef):
+            raise CwmpFault(9005, f"Invalid parameter name: {cpath} has no Alias")
+        if not _ALIAS.match(alias) or len(alias) > 64:
+            raise CwmpFault(9007, f"Invalid alias {alias!r}")
+        if any(a == alias for a, _ in self._aliases(obj, cpath, keys)):
+            raise CwmpFault(9007, f"Alias {alias!r} is already in use")
+
+    def _delete_instance(self, obj, ipath, keys, parameter_key):
+        """Delete the instance ``ipath`` (a numbered path) and everything kept about it."""
+        table_path = ipath[: ipath.rstrip(".").rfind(".") + 1]
+        with self._writing(parameter_key):
+            obj.table.delete(table_path, keys[:-1], keys[-1])
+            entry = self._numbering(table_path)
+            entry["map"].pop(keys[-1], None)
+            self.numbering.set(table_path, entry)
+            for ns in (self.values, self.aliases, self.attributes, self.numbering):
+                for k in ns.keys():
+                    if k.startswith(ipath):
+                        ns.delete(k)
+        self._cache.pop(table_path, None)
+        self._notify({ipath: None})
+
+    def _auto_create(self, names, created):
+        """With AutoCreateInstances, create each ``Table.[alias].`` instance the names
+        address that does not exist yet, outermost first, adding (obj, path, keys) of each
+        to ``created``. One that cannot be created is left for the set to report."""
+        if not (self._addressing and self._addressing.auto_create):
+            return
+        for name in names:
+            segments = (name or "").split(".")
+            for index, seg in enumerate(segments[:-1]):
+                table = ".".join(segments[:index]) + "."
+                if not (seg.startswith("[") and seg.endswith("]")) or self._exists(table + seg):
+                    continue
+                try:
+                    obj, cpath, keys = self._table_path(table)
+                    if not obj.writable:
+                        break
+                    number, key = self._add_instance(obj, cpath, keys, seg[1:-1], None)
+                except CwmpFault:
+                    break
+                created.append((obj, f"{cpath}{number}.", keys + (key,)))
+
     @contextlib.contextmanager
     def _writing(self, parameter_key):
         """One transaction: store writes batched, UCI committed once, all undone on error."""
@@ -415,7 +505,7 @@ class DataModel:
     def read(self, name):
         """One parameter's value as a string (secret ones included), for internal users."""
         with self._operation():
-            p, keys = self._one_param(name)
+            name, p, keys = self._one_param(name)
             return p.type.present(p.backend.get(keys, name))
 
     def write(self, name, value):
@@ -423,7 +513,7 @@ class DataModel:
         read-only for the ACS, so no writability check and no ParameterKey. Listeners
         (who hear what the ACS changed) are not told: value change detection will see it."""
         with self._operation():
-            p, keys = self._one_param(name)
+            name, p, keys = self._one_param(name)
             self._transaction([(name, p, keys, p.type.check(value))], None, notify=False)
 
     def _attribute(self, name, p):
@@ -481,13 +571,21 @@ class DataModel:
         for child in obj.objects:
             self._collect(child, cpath + child.name + ".", keys, child.multi, out)
 
+    def _exists(self, path):
+        try:
+            self._resolve(path + ".")
+            return True
+        except CwmpFault:
+            return False
+
     def _one_param(self, name):
+        """(name with instance numbers, def, keys) of the one parameter ``name`` names."""
         if not name or name.endswith(".") or "*" in name:
             raise _bad_name(name)
         params = self._resolve(name)[1]
         if len(params) != 1:
             raise _bad_name(name)
-        return params[0][1], params[0][2]
+        return params[0]
 
     def _table_path(self, path):
         """The table object an AddObject names (path ends with the table name and '.')."""
@@ -544,7 +642,7 @@ class DataModel:
             number = int(seg)
             key = self._by_number[cpath].get(number)
             found = [] if key is None else [(number, key)]
-        elif seg.startswith("[") and seg.endswith("]"):
+        elif seg.startswith("[") and seg.endswith("]") and self._aliases_allowed:
             alias = seg[1:-1]
             found = [(n, k) for (a, (n, k)) in zip(
                 (a for a, _ in self._aliases(obj, cpath, keys)), instances, strict=True) if a == alias]
@@ -555,14 +653,46 @@ class DataModel:
         return found
 
     def _aliases(self, obj, cpath, keys):
-        """[(alias, (number, key))] of a table's instances ('' where it has no Alias)."""
+        """[(alias, (number, key))] of a table's instances."""
+        return [(self._alias(obj, cpath, keys, num, key), (num, key))
+                for num, key in self._instances(obj, cpath, keys)]
+
+    @staticmethod
+    def _alias(obj, cpath, keys, number, key):
+        """An instance's Alias; ``cpe-<n>`` where it has none (TR-181's form for aliases the
+        agent assigns), so that every instance can be addressed and reported by alias."""
         p = obj.children.get("Alias")
-        out = []
-        for num, key in self._instances(obj, cpath, keys):
-            name = f"{cpath}{num}.Alias"
-            value = p.backend.get(keys + (key,), name) if isinstance(p, ParamDef) else ""
-            out.append((value or "", (num, key)))
-        return out
+        value = p.backend.get(keys + (key,), f"{cpath}{number}.Alias") \
+            if isinstance(p, ParamDef) else ""
+        return value or f"cpe-{number}"
+
+    @property
+    def _aliases_allowed(self):
+        return self._addressing is None or self._addressing.aliases
+
+    def _shown(self, name, request):
+        """``name`` (instances by number) as a response to ``request`` names it, see
+        :class:`Addressing`; unchanged without one."""
+        mode = self._addressing
+        forms = _instance_forms(request) if mode else []
+        if not mode or not (mode.instance_alias or True in forms):
+            return name
+        obj, cpath, keys, at_table = self.defs.root, "Device.", (), False
+        shown, position = ["Device"], 0
+        for seg in name.split(".")[1:]:
+            if not at_table:
+                shown.append(seg)
+                child = obj.children.get(seg)
+                if child is not None and not isinstance(child, ParamDef):
+                    obj, cpath, at_table = child, f"{cpath}{seg}.", child.multi
+                continue
+            number = int(seg)
+            key = self._by_number[cpath][number]
+            form = forms[position] if position < len(forms) else None
+            by_alias = mode.instance_alias if form is None else form
+            shown.append(f"[{self._alias(obj, cpath, keys, number, key)}]" if by_alias else seg)
+            cpath, keys, at_table, position = f"{cpath}{seg}.", keys + (key,), False, position + 1
+        return ".".join(shown)
 
     def _numbering(self, cpath):
         entry = self.numbering.get(cpath)

@@ -8,13 +8,17 @@ response's arguments. Faults travel as :class:`CwmpFault` from wherever they ari
 method the table lacks is 9000, and any other exception is a bug: logged, answered 9002.
 
 Fault codes decided here (the rest come from the model, the queue and :mod:`.checks`):
-ScheduleInform with DelaySeconds 0 is 9003 (A.4.1.2 asks for a positive delay).
+ScheduleInform with DelaySeconds 0 is 9003 (A.4.1.2 asks for a positive delay); a method of
+a later TR-069 Amendment than the configured one is 9000, as one the CPE lacks.
 """
 
 import logging
+from dataclasses import dataclass
 
 from icwmpy.cwmp import soap
+from icwmpy.cwmp.rpcs import RPCS
 from icwmpy.faults import CwmpFault
+from icwmpy.model.engine import Addressing
 from icwmpy.rpc import checks
 
 log = logging.getLogger(__name__)
@@ -23,24 +27,58 @@ log = logging.getLogger(__name__)
 MAX_QUEUED = 16
 
 
-def _concat(fn, names):
+# Alias-based addressing came with TR-069 Amendment 4 (CWMP 1.3).
+ALIAS_AMENDMENT = 4
+
+
+def _concat(fn, names, addressing):
     """fn(name) for each name, results joined: one worker-thread hop for a whole list."""
-    return [item for name in names for item in fn(name)]
+    return [item for name in names for item in fn(name, addressing)]
+
+
+def amendment(method):
+    """The TR-069 Amendment that introduced ``method``: namespace cwmp-1-<n> came with
+    Amendment n+1 (cwmp-1-0 with Amendment 1, ..., cwmp-1-2 with Amendment 3)."""
+    return RPCS[method].since + 1
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the CPE offers the ACS: ``amd_version`` (cwmp.cpe.amd_version) bounds the
+    RPCs and alias-based addressing; ``instance_alias`` (InstanceMode InstanceAlias) and
+    ``auto_create`` (AutoCreateInstances) only count from Amendment 4 on."""
+
+    amd_version: int = 5
+    instance_alias: bool = False
+    auto_create: bool = False
+
+    @property
+    def addressing(self):
+        aliases = self.amd_version >= ALIAS_AMENDMENT
+        return Addressing(aliases=aliases, instance_alias=aliases and self.instance_alias,
+                          auto_create=aliases and self.auto_create)
 
 
 class RpcHandler:
     """Answers ACS requests for one CPE. ``model`` is its DataModel, ``services`` the
-    Agent's side (see docs/architecture.md, "RPC methods")."""
+    Agent's side (see docs/architecture.md, "RPC methods"); ``features`` a
+    :class:`Features`, replaced by the Agent when the configuration changes."""
 
-    def __init__(self, model, services):
+    def __init__(self, model, services, features=Features()):
         self.model = model
         self.services = services
+        self.features = features
+
+    @property
+    def methods(self):
+        """The methods offered: the dispatch table up to the configured Amendment."""
+        return [m for m in self.METHODS if amendment(m) <= self.features.amd_version]
 
     async def handle(self, envelope):
         """The answer (bytes) to one ACS request; never raises for what the ACS sent."""
         method = self.METHODS.get(envelope.method)
         try:
-            if method is None:
+            if method is None or envelope.method not in self.methods:
                 raise CwmpFault(9000, f"Method not supported: {envelope.method}")
             result = await method(self, envelope.args)
             return soap.build(envelope.method + "Response", result, id=envelope.id,
@@ -55,30 +93,35 @@ class RpcHandler:
         return await self.services.run_model(fn, *args)
 
     @property
+    def _addressing(self):
+        return self.features.addressing
+
+    @property
     def _queue(self):
         return self.services.transfers
 
     # ------------------------------------------------------------ methods
     async def get_rpc_methods(self, args):
-        return {"MethodList": list(self.METHODS)}
+        return {"MethodList": self.methods}
 
     async def get_parameter_values(self, args):
-        values = await self._model(_concat, self.model.get_values, args["ParameterNames"])
+        values = await self._model(_concat, self.model.get_values, args["ParameterNames"],
+                                   self._addressing)
         return {"ParameterList": values}
 
     async def get_parameter_names(self, args):
         names = await self._model(self.model.get_names, args["ParameterPath"],
-                                  args["NextLevel"])
+                                  args["NextLevel"], self._addressing)
         return {"ParameterList": names}
 
     async def set_parameter_values(self, args):
         status = await self._model(self.model.set_values, args["ParameterList"],
-                                   args["ParameterKey"])
+                                   args["ParameterKey"], self._addressing)
         return {"Status": status}
 
     async def get_parameter_attributes(self, args):
         attributes = await self._model(_concat, self.model.get_attributes,
-                                       args["ParameterNames"])
+                                       args["ParameterNames"], self._addressing)
         return {"ParameterList": attributes}
 
     async def set_parameter_attributes(self, args):
@@ -86,17 +129,17 @@ class RpcHandler:
         items = [(a["Name"], a["Notification"] if a["NotificationChange"] else None,
                   a["AccessList"] if a["AccessListChange"] else None)
                  for a in args["ParameterList"]]
-        await self._model(self.model.set_attributes, items)
+        await self._model(self.model.set_attributes, items, self._addressing)
         return {}
 
     async def add_object(self, args):
         number, status = await self._model(self.model.add_object, args["ObjectName"],
-                                           args["ParameterKey"])
+                                           args["ParameterKey"], self._addressing)
         return {"InstanceNumber": number, "Status": status}
 
     async def delete_object(self, args):
         status = await self._model(self.model.delete_object, args["ObjectName"],
-                                   args["ParameterKey"])
+                                   args["ParameterKey"], self._addressing)
         return {"Status": status}
 
     async def reboot(self, args):
@@ -157,7 +200,8 @@ class RpcHandler:
         options = await self._model(self.services.options.get_options, args["OptionName"])
         return {"OptionList": options}
 
-    # The dispatch table, in TR-069's order; GetRPCMethods lists exactly its keys.
+    # The dispatch table, in TR-069's order; GetRPCMethods lists its keys up to the
+    # configured Amendment.
     METHODS = {
         "GetRPCMethods": get_rpc_methods,
         "SetParameterValues": set_parameter_values,
