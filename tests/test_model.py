@@ -10,6 +10,7 @@ from icwmpy.config.uci import Uci
 from icwmpy.faults import CwmpFault
 from icwmpy.model import DataModel
 from icwmpy.model.schema import Definitions, DefinitionError
+from icwmpy.model.types import TypeSpec
 from icwmpy.store import Store
 
 CWMP_UCI = """
@@ -351,3 +352,18 @@ def test_tables_the_acs_may_not_change_refuse_add_and_delete(tmp_path):
     assert fault(model.add_object, "Device.Fixed.").code == 9005
     assert fault(model.delete_object, "Device.Fixed.1.").code == 9005
     assert model.get_names("Device.Fixed.", False)[0] == ("Device.Fixed.", False)
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("", True), ("http://acs", True), ("HTTPS://[::1]:7547/cwmp", True), ("notaurl", False),
+    ("ftp://x", False), ("http://", False), ("http://a b/", False), ("http://acs:99999/", False),
+    ("http://[::1/", False),
+])
+def test_schemes_facet_takes_urls_of_those_schemes_only(value, ok):
+    spec = TypeSpec({"type": "string", "max": 64, "schemes": ["http", "https"]})
+    if ok:
+        assert spec.check(value) == value
+    else:
+        with pytest.raises(CwmpFault) as e:
+            spec.check(value)
+        assert e.value.code == 9007

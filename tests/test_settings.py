@@ -115,6 +115,7 @@ def test_integer_accepts(tmp_path, option, word, value):
     ("acs", "retry_interval_multiplier", "999", "an integer from 1000 to 65535"),
     ("cpe", "amd_version", "7", "an integer from 1 to 6"),
     ("cpe", "delay_reboot", "-2", "an integer >= -1"),
+    ("acs", "heartbeat_interval", "29", "an integer >= 30"),  # TR-181 ReportingInterval
 ])
 def test_integer_rejects(tmp_path, section, option, word, wanted):
     assert error(tmp_path, section, option, word).endswith(": expected " + wanted)
@@ -154,13 +155,16 @@ def test_csv_list(tmp_path):
     ("'2024-01-31T12:00:00.5Z'", 1706702400),
     ("'0001-01-01T00:00:00Z'", 0),
     ("0", 0),
+    ("'2024-01-31T11:59:60Z'", 1706702399),  # a leap second, as the data model takes it
 ])
 def test_datetime_accepts(tmp_path, word, value):
     assert one(tmp_path, "acs", "periodic_inform_time", word) == value
 
 
-def test_datetime_rejects(tmp_path):
-    assert "expected a dateTime" in error(tmp_path, "acs", "periodic_inform_time", "tomorrow")
+@pytest.mark.parametrize("word", ["tomorrow", "'2024-01-31 12:00:00'", "'2024-02-30T00:00:00Z'"])
+def test_datetime_rejects(tmp_path, word):
+    """Exactly what SetParameterValues refuses (no other form can get into the file)."""
+    assert "expected a dateTime" in error(tmp_path, "acs", "periodic_inform_time", word)
 
 
 @pytest.mark.parametrize("word", ["http://acs", "'https://acs.example.net:7547/cwmp?x=1'", "HTTP://[::1]:80/"])
@@ -168,7 +172,8 @@ def test_url_accepts(tmp_path, word):
     assert one(tmp_path, "acs", "url", word) == word.strip("'")
 
 
-@pytest.mark.parametrize("word", ["ftp://acs/", "acs.example.net", "http://", "'http:// acs'"])
+@pytest.mark.parametrize("word", ["ftp://acs/", "acs.example.net", "http://", "'http:// acs'",
+                                  "http://acs:99999/", "'http://[::1/'"])
 def test_url_rejects(tmp_path, word):
     assert error(tmp_path, "acs", "url", word).endswith(": expected an http:// or https:// URL")
 

@@ -11,18 +11,16 @@ Every ``config inform_parameter`` section is one entry of ``Settings.inform_para
 every ``config apply_hook`` section one of ``Settings.apply_hooks``.
 """
 
-import calendar
-import datetime as _dt
 import logging
 import os
 import re
-import urllib.parse
 from collections.abc import Mapping
 
 from configobj import ConfigObj, flatten_errors, get_extra_values
 from configobj.validate import ValidateError, Validator
 
 from icwmpy.config.uci import Uci, UciError
+from icwmpy.faults import CwmpFault
 
 PACKAGE = "cwmp"
 SECTIONS = ("acs", "cpe", "lwn", "stun", "xmpp", "transfer_complete", "du_state_change")
@@ -111,30 +109,32 @@ def check_list(value):
     return [item for item in items if item.strip()]
 
 
+# dateTime and URL values are read with the data model's own checks, so that whatever
+# an ACS may set loads at the next start (tests/test_config_agreement.py). They are
+# imported when first used: `python -m icwmpy.config` (the config export an Upload runs)
+# imports this package and has no use for the data model.
+
 def check_datetime(value):
     """Seconds since the epoch; 0 for unset and for the CWMP Unknown Time (year 0001)."""
+    from icwmpy.model.types import datetime_seconds
+
     text = _scalar(value)
     if text in ("", "0"):
         return 0
     try:
-        when = _dt.datetime.fromisoformat(text)
-    except ValueError:
+        return datetime_seconds(text) or 0
+    except CwmpFault:
         raise _Invalid("expected a dateTime such as 2024-01-31T12:00:00Z, or 0") from None
-    if when.year == 1:
-        return 0
-    if when.tzinfo is None:
-        return calendar.timegm(when.timetuple())
-    return int(when.timestamp())
 
 
 def check_url(value):
+    from icwmpy.model.types import check_url as model_check_url
+
     text = _scalar(value)
-    if text:
-        parts = urllib.parse.urlsplit(text)
-        if (parts.scheme.lower() not in ("http", "https") or not parts.hostname
-                or any(c.isspace() or not c.isprintable() for c in text)):
-            raise _Invalid("expected an http:// or https:// URL")
-    return text
+    try:
+        return model_check_url(text, ("http", "https"))
+    except CwmpFault:
+        raise _Invalid("expected an http:// or https:// URL") from None
 
 
 CHECKS = {

@@ -9,6 +9,7 @@ import base64
 import binascii
 import datetime
 import re
+import urllib.parse
 
 from icwmpy.faults import CwmpFault
 
@@ -41,12 +42,14 @@ class TypeSpec:
 
     Facets: ``max`` (string length, or bytes for base64/hexBinary), ``min_len``,
     ``range`` ([min, max] or a list of such pairs, ``null`` for open ends), ``enum``,
-    ``pattern`` (list of regular expressions, any may match), ``list`` (true or
-    ``{"maxItems": n, "maxLength": n}``: a comma-separated list whose items obey the facets).
+    ``pattern`` (list of regular expressions, any may match), ``schemes`` (list of URL
+    schemes: a non-empty value must be a URL of one of them, see :func:`check_url`),
+    ``list`` (true or ``{"maxItems": n, "maxLength": n}``: a comma-separated list whose
+    items obey the facets).
     """
 
-    __slots__ = ("name", "max", "min_len", "ranges", "enum", "patterns", "list", "list_max_items",
-                 "list_max_len")
+    __slots__ = ("name", "max", "min_len", "ranges", "enum", "patterns", "schemes", "list",
+                 "list_max_items", "list_max_len")
 
     def __init__(self, spec):
         self.name = spec.get("type", "string")
@@ -61,6 +64,7 @@ class TypeSpec:
         self.enum = frozenset(spec["enum"]) if "enum" in spec else None
         pats = spec.get("pattern")
         self.patterns = [re.compile(f"^(?:{p})$") for p in pats] if pats else None
+        self.schemes = tuple(spec["schemes"]) if "schemes" in spec else None
         lst = spec.get("list")
         self.list = bool(lst)
         lst = lst if isinstance(lst, dict) else {}
@@ -137,6 +141,8 @@ class TypeSpec:
             raise _bad("not one of the enumerated values")
         if self.patterns is not None and not any(p.match(value) for p in self.patterns):
             raise _bad("does not match the pattern")
+        if self.schemes is not None:
+            check_url(value, self.schemes)
         return value
 
     def _facets_len(self, length):
@@ -165,14 +171,49 @@ class TypeSpec:
 
 def check_datetime(value):
     """Validate an xsd:dateTime (TR-069 allows no zone = local/unknown)."""
+    datetime_seconds(value)
+    return value
+
+
+def datetime_seconds(value):
+    """Seconds since the epoch of an xsd:dateTime (no zone: UTC; a leap second counts as
+    :59), None for the Unknown Time (year 0001); else CwmpFault 9007.
+
+    The start-up check of UCI dateTime options uses it too, so that a time an ACS can
+    set is always one the daemon starts with.
+    """
     m = _DATETIME.match(value)
     if not m:
         raise _bad("not a dateTime")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    zone = m.group(8)
     try:
-        datetime.datetime(max(year, 1), month, day, hour, minute, min(second, 59))
+        when = datetime.datetime(year, month, day, hour, minute, min(second, 59),
+                                 tzinfo=datetime.UTC)
     except ValueError:
         raise _bad("not a valid date") from None
+    if year == 1:
+        return None
+    offset = 0 if zone in (None, "Z") else (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return int(when.timestamp()) - (-offset if zone and zone[0] == "-" else offset)
+
+
+def check_url(value, schemes):
+    """``value`` if it is empty or an absolute URL of one of ``schemes`` (lower case) with
+    a host and a valid port, without blanks or control characters; else CwmpFault 9007.
+
+    The start-up check of URL options uses it too: a URL an ACS can set never stops the
+    daemon.
+    """
+    if value:
+        try:
+            parts = urllib.parse.urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError:
+            parts = None
+        if (parts is None or parts.scheme.lower() not in schemes or not parts.hostname
+                or any(c.isspace() or not c.isprintable() for c in value)):
+            raise _bad("expected a URL of scheme " + " or ".join(schemes))
     return value
 
 
