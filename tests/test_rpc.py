@@ -1,16 +1,17 @@
 """CPE-side RPC methods: real SOAP bytes in, through a real DataModel over temp files, a real
 Store and Options, and an in-memory transfer queue; every answer is checked against the BBF
-schema and decoded again by the codec."""
+schema (where the test data has it) and decoded again by the codec."""
 
 import asyncio
 import base64
 import logging
 from datetime import datetime, UTC
-from pathlib import Path
 
 import pytest
 
 import acs
+import testdata
+import xsd
 from icwmpy.config.uci import Uci
 from icwmpy.cwmp import soap
 from icwmpy.cwmp.rpcs import RPCS
@@ -21,8 +22,6 @@ from icwmpy.model.schema import Definitions
 from icwmpy.rpc import Options, RpcHandler
 from icwmpy.rpc.methods import Features
 from icwmpy.store import Store
-
-xsd = pytest.importorskip("xsd")
 
 SAMPLE_ARGS = {
     "GetAllQueuedTransfers": {},
@@ -36,7 +35,6 @@ SAMPLE_ARGS = {
                                       "UUID": "", "Username": "", "Password": "",
                                       "ExecutionEnvRef": ""}], "CommandKey": "k"},
 }
-CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "captures"
 UUID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 NOW = datetime(2024, 5, 15, 12, 0, tzinfo=UTC)
 NS12 = "urn:dslforum-org:cwmp-1-2"
@@ -154,7 +152,7 @@ class Cpe:
         schema-valid and echo the request's ID and namespace."""
         env = soap.parse(request) if isinstance(request, bytes) else request
         raw = asyncio.run(self.handler.handle(env))
-        if validate:
+        if validate and xsd.available():   # the schemas are third-party test data
             xsd.validate(raw)
         answer = soap.parse(raw)
         assert (answer.id, answer.ns) == (env.id, env.ns)
@@ -179,7 +177,7 @@ def cpe(tmp_path):
 
 
 def capture(name):
-    return (CAPTURES / name).read_bytes()
+    return testdata.path("captures", name).read_bytes()
 
 
 # -- dispatch -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""SOAP codec: real captures, round trips of every RPC, hostile input, argument checks."""
+"""SOAP codec: real-world message forms, round trips of every RPC, hostile input, argument checks."""
 
 import random
 from datetime import datetime, timedelta, timezone, UTC
@@ -9,15 +9,8 @@ from icwmpy.cwmp import soap
 from icwmpy.cwmp.rpcs import RPCS
 from icwmpy.cwmp.xsdtypes import UNKNOWN_TIME, format_datetime, parse_datetime
 from icwmpy.faults import CwmpFault
-from xsd import SAMPLES, SHARED
-
-CAPTURES = SHARED / "captures"
-CAPTURE_FILES = sorted(CAPTURES.glob("**/*.xml"))
-needs_captures = pytest.mark.skipif(not CAPTURE_FILES, reason=f"no captures in {CAPTURES}")
-
-
-def capture(name):
-    return next(CAPTURES.glob(f"**/{name}")).read_bytes()
+import testdata
+from xsd import SAMPLES
 
 
 def message(body, header='<cwmp:ID soap:mustUnderstand="1">42</cwmp:ID>',
@@ -39,65 +32,185 @@ def fault_of(data, **kw):
 
 # -- real messages ------------------------------------------------------------------------
 
-@needs_captures
-@pytest.mark.parametrize("path", CAPTURE_FILES, ids=lambda p: p.name)
+@testdata.each_capture
 def test_every_capture_parses(path):
     env = soap.parse(path.read_bytes())
     assert env.method and env.ns.startswith("urn:dslforum-org:cwmp-1-") and env.id
 
 
-@needs_captures
-def test_capture_quirks():
-    # Clark-notation arrayType claiming 1 item for 5 ns3:string items
-    env = soap.parse(capture("acs_integration_test_15_GetParameterValues.xml"))
-    assert env.args["ParameterNames"] == ["BooleanParameter", "IntegerParameter",
-                                          "FloatParameter", "DateTimeParameter", "StringParameter"]
-    # ns5:ParameterValueStruct, xsi:type in the SOAP-ENC namespace, HoldRequests header
-    env = soap.parse(capture("cwmplog_test_03_SetParameterValues.xml"))
-    assert env.hold_requests is True and env.id == "google.acs.1370212049608.571675"
-    assert env.args == {"ParameterKey": "GoogleInitConfig", "ParameterList": [
-        ("InternetGatewayDevice.ManagementServer.PeriodicInformEnable", "true", "boolean"),
-        ("InternetGatewayDevice.ManagementServer.PeriodicInformInterval", "60", "unsignedInt")]}
+def envelope(body, header="", soap_prefix="SOAP-ENV", enc_prefix="SOAP-ENC",
+             ns="urn:dslforum-org:cwmp-1-0", attributes=""):
+    """An envelope in the prefixes and layout real ACSs and CPEs use (not soap.build's)."""
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<{soap_prefix}:Envelope{attributes}\n'
+            f'    xmlns:{soap_prefix}="http://schemas.xmlsoap.org/soap/envelope/"\n'
+            f'    xmlns:{enc_prefix}="http://schemas.xmlsoap.org/soap/encoding/"\n'
+            f'    xmlns:xsd="http://www.w3.org/2001/XMLSchema"\n'
+            f'    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"\n'
+            f'    xmlns:cwmp="{ns}">\n'
+            f'  <{soap_prefix}:Header>\n'
+            f'    <cwmp:ID {soap_prefix}:mustUnderstand="1">q-1</cwmp:ID>{header}\n'
+            f'  </{soap_prefix}:Header>\n'
+            f'  <{soap_prefix}:Body>\n{body}\n  </{soap_prefix}:Body>\n'
+            f'</{soap_prefix}:Envelope>\n').encode()
+
+
+def inform(current_time, oui="0C2A86", retry=0, array_length="2"):
+    return envelope(f"""    <cwmp:Inform>
+      <DeviceId><Manufacturer>Example</Manufacturer><OUI>{oui}</OUI>
+        <ProductClass>Box</ProductClass><SerialNumber>SN1</SerialNumber></DeviceId>
+      <Event SOAP-ENC:arrayType="cwmp:EventStruct[1]">
+        <EventStruct><EventCode>2 PERIODIC</EventCode><CommandKey></CommandKey></EventStruct>
+      </Event>
+      <MaxEnvelopes>1</MaxEnvelopes>
+      <CurrentTime>{current_time}</CurrentTime>
+      <RetryCount>{retry}</RetryCount>
+      <ParameterList SOAP-ENC:arrayType="cwmp:ParameterValueStruct[{array_length}]">
+        <ParameterValueStruct><Name>InternetGatewayDevice.DeviceInfo.SpecVersion</Name>
+          <Value xsi:type="xsd:string">1.0</Value></ParameterValueStruct>
+        <ParameterValueStruct><Name>InternetGatewayDevice.DeviceInfo.ProvisioningCode</Name>
+          <Value xsi:type="xsd:string"></Value></ParameterValueStruct>
+      </ParameterList>
+    </cwmp:Inform>""")
+
+
+# Messages with the quirks of real ACSs and CPEs (facts from the captures of catawampus,
+# Fullrate cwmp_ex and jdalberg/cwmp; see the README's test data paragraph), written here.
+QUIRKS = {
+    # Clark-notation arrayType claiming 1 item for 3 ns3:string items (catawampus ACS tests)
+    "clark_array_type": envelope("""<cwmp:GetParameterValues><ParameterNames
+      soapenc:arrayType="{urn:dslforum-org:cwmp-1-2}string[1]"><ns3:string
+      xmlns="urn:dslforum-org:cwmp-1-2" xmlns:ns3="urn:dslforum-org:cwmp-1-2">A.b</ns3:string>
+      <ns3:string xmlns:ns3="urn:dslforum-org:cwmp-1-2">A.c</ns3:string><ns3:string
+      xmlns:ns3="urn:dslforum-org:cwmp-1-2">A.d</ns3:string></ParameterNames>
+      </cwmp:GetParameterValues>""", "<cwmp:HoldRequests>0</cwmp:HoldRequests>",
+        "soapenv", "soapenc", "urn:dslforum-org:cwmp-1-2"),
+    # ns5:ParameterValueStruct with redundant xmlns, xsi:type in the SOAP-ENC namespace and
+    # a local xs: prefix, HoldRequests 1 with mustUnderstand (Google's production ACS)
+    "prefixed_structs": envelope("""<cwmp:SetParameterValues>
+      <ParameterList soapenc:arrayType="cwmp:ParameterValueStruct[2]">
+        <ns5:ParameterValueStruct xmlns:ns1="http://schemas.xmlsoap.org/soap/encoding/"
+            xmlns:ns4="urn:dslforum-org:cwmp-1-0" xmlns:ns5="urn:dslforum-org:cwmp-1-2">
+          <Name>A.Enable</Name>
+          <Value xmlns:xs="http://www.w3.org/2001/XMLSchema" xsi:type="xs:boolean">true</Value>
+        </ns5:ParameterValueStruct>
+        <ns5:ParameterValueStruct xmlns:ns1="http://schemas.xmlsoap.org/soap/encoding/"
+            xmlns:ns5="urn:dslforum-org:cwmp-1-2">
+          <Name>A.Interval</Name>
+          <Value xsi:type="ns1:unsignedInt">60</Value>
+        </ns5:ParameterValueStruct>
+      </ParameterList>
+      <ParameterKey>InitConfig</ParameterKey>
+    </cwmp:SetParameterValues>""",
+        '<cwmp:HoldRequests soapenv:mustUnderstand="1">1</cwmp:HoldRequests>',
+        "soapenv", "soapenc", "urn:dslforum-org:cwmp-1-2"),
     # a TransferList element per transfer, "True" as a boolean
-    env = soap.parse(capture("acs_integration_test_05_GetAllQueuedTransfersResponse.xml"))
-    assert [t["CommandKey"] for t in env.args["TransferList"]] == ["CommandKey1", "CommandKey2"]
-    assert env.args["TransferList"][0]["IsDownload"] is True
-    # malformed CurrentTime is kept as text; lower-case OUI accepted
-    env = soap.parse(capture("inform_cycto.xml"))
+    "transfer_per_element": envelope("""<cwmp:GetAllQueuedTransfersResponse>
+      <TransferList><CommandKey>k1</CommandKey><State>2</State><IsDownload>True</IsDownload>
+        <FileType>1 Firmware Upgrade Image</FileType><FileSize>12</FileSize>
+        <TargetFileName>a</TargetFileName></TransferList>
+      <TransferList><CommandKey>k2</CommandKey><State>1</State><IsDownload>False</IsDownload>
+        <FileType>1 Firmware Upgrade Image</FileType><FileSize>0</FileSize>
+        <TargetFileName></TargetFileName></TransferList>
+    </cwmp:GetAllQueuedTransfersResponse>""", soap_prefix="soap", enc_prefix="soap-enc",
+        ns="urn:dslforum-org:cwmp-1-2"),
+    # a CPE's malformed CurrentTime, lower-case OUI, a long retry count (a Fullrate device)
+    "malformed_current_time": inform("2019-03-05T11:54::14", oui="00a859", retry=942),
+    # a zone offset, and an arrayType length with leading zeros (a ZyXEL VMG)
+    "zoned_current_time": inform("2016-01-30T13:20:27+01:00", array_length="0002"),
+    # no zone at all, and encodingStyle on the envelope (a ZyXEL P-2601)
+    "naive_current_time": inform("2015-01-19T23:08:24").replace(
+        b"<SOAP-ENV:Envelope", b'<SOAP-ENV:Envelope '
+        b'SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"', 1),
+    # Operations and Results as arrays of structs, Fault wrapped in FaultStruct (jdalberg)
+    "du_operations": envelope("""<cwmp:ChangeDUState><CommandKey>ck</CommandKey><Operations>
+      <InstallOpStruct><URL>http://du.example/a</URL><UUID>u-1</UUID><Username>u</Username>
+        <Password>p</Password><ExecutionEnvRef>env</ExecutionEnvRef></InstallOpStruct>
+      <UpdateOpStruct><URL>http://du.example/a</URL><UUID>u-1</UUID><Username>u</Username>
+        <Password>p</Password><Version>v2</Version></UpdateOpStruct>
+      <UninstallOpStruct><URL>http://du.example/b</URL><UUID>u-2</UUID>
+        <ExecutionEnvRef>env2</ExecutionEnvRef></UninstallOpStruct>
+    </Operations></cwmp:ChangeDUState>"""),
+    "du_results": envelope("""<cwmp:DUStateChangeComplete><CommandKey>ck</CommandKey>
+      <Results SOAP-ENC:arrayType="cwmp:OpResultStruct[1]"><OpResultStruct>
+        <UUID>u-1</UUID><DeploymentUnitRef>ref</DeploymentUnitRef><Version>v2</Version>
+        <CurrentState>Installed</CurrentState><Resolved>1</Resolved>
+        <ExecutionUnitRefList>a,b</ExecutionUnitRefList>
+        <StartTime>2015-01-19T23:45:12+00:00</StartTime>
+        <CompleteTime>2015-01-19T23:55:12+00:00</CompleteTime>
+        <Fault><FaultStruct><FaultCode>0</FaultCode><FaultString></FaultString></FaultStruct>
+        </Fault></OpResultStruct></Results></cwmp:DUStateChangeComplete>"""),
+    "base64_array": envelope("""<cwmp:SetVouchers><VoucherList SOAP-ENC:arrayType="base64[1]">
+      <base64>Vm91Y2hlcjE=</base64></VoucherList></cwmp:SetVouchers>"""),
+    "negative_retries": envelope("""<cwmp:ScheduleDownload><CommandKey>ck</CommandKey>
+      <FileType>1 Firmware Upgrade Image</FileType><URL>http://files.example/fw</URL>
+      <Username>u</Username><Password>p</Password><FileSize>123</FileSize>
+      <TargetFileName>fw</TargetFileName>
+      <TimeWindowList SOAP-ENC:arrayType="cwmp:TimeWindowStruct[1]"><TimeWindowStruct>
+        <WindowStart>5</WindowStart><WindowEnd>45</WindowEnd>
+        <WindowMode>1 At Any Time</WindowMode><UserMessage>m</UserMessage>
+        <MaxRetries>-1</MaxRetries></TimeWindowStruct></TimeWindowList>
+    </cwmp:ScheduleDownload>"""),
+    # an unknown method with an argument; a CPE's fault in soap:Fault (catawampus)
+    "unknown_method": envelope("<cwmp:NoSuchMethod><NoSuchArgument/></cwmp:NoSuchMethod>",
+                               ns="urn:dslforum-org:cwmp-1-2"),
+    "soap_fault": envelope("""<soap:Fault><faultcode>Client</faultcode>
+      <faultstring>CWMP fault</faultstring><detail><cwmp:Fault><FaultCode>9005</FaultCode>
+      <FaultString>No such parameter: Info</FaultString></cwmp:Fault></detail></soap:Fault>""",
+                           soap_prefix="soap", ns="urn:dslforum-org:cwmp-1-2"),
+    # non-ASCII values with a newline, xs:integer (catawampus ACS tests)
+    "unicode_values": envelope("""<cwmp:SetParameterValues><ParameterList>
+      <ns2:ParameterValueStruct xmlns:ns2="urn:dslforum-org:cwmp-1-2"><Name>S</Name><Value
+        xmlns:xs="http://www.w3.org/2001/XMLSchema" xsi:type="xs:string">\u00b4
+X</Value></ns2:ParameterValueStruct>
+      <ns2:ParameterValueStruct xmlns:ns2="urn:dslforum-org:cwmp-1-2"><Name>I</Name><Value
+        xmlns:xs="http://www.w3.org/2001/XMLSchema" xsi:type="xs:integer">0</Value>
+      </ns2:ParameterValueStruct></ParameterList><ParameterKey>k</ParameterKey>
+    </cwmp:SetParameterValues>""", ns="urn:dslforum-org:cwmp-1-2"),
+}
+
+
+def quirk(name):
+    return soap.parse(QUIRKS[name])
+
+
+def test_array_and_struct_quirks():
+    assert quirk("clark_array_type").args["ParameterNames"] == ["A.b", "A.c", "A.d"]
+    env = quirk("prefixed_structs")
+    assert env.hold_requests is True and env.id == "q-1"
+    assert env.args == {"ParameterKey": "InitConfig", "ParameterList": [
+        ("A.Enable", "true", "boolean"), ("A.Interval", "60", "unsignedInt")]}
+    transfers = quirk("transfer_per_element").args["TransferList"]
+    assert [(t["CommandKey"], t["IsDownload"]) for t in transfers] == [("k1", True), ("k2", False)]
+    env = quirk("du_operations")
+    assert [op["Operation"] for op in env.args["Operations"]] == ["Install", "Update", "Uninstall"]
+    assert env.args["Operations"][2] == {"Operation": "Uninstall", "UUID": "u-2",
+                                         "Version": None, "ExecutionEnvRef": "env2"}
+    assert quirk("du_results").args["Results"][0]["Fault"] == {"FaultCode": 0, "FaultString": ""}
+    assert quirk("base64_array").args == {"VoucherList": [b"Voucher1"]}
+    assert quirk("negative_retries").args["TimeWindowList"][0]["MaxRetries"] == -1
+
+
+def test_inform_quirks():
+    env = quirk("malformed_current_time")      # kept as text, for the ACS to judge
     assert env.args["CurrentTime"] == "2019-03-05T11:54::14"
     assert env.args["DeviceId"]["OUI"] == "00a859" and env.args["RetryCount"] == 942
-    env = soap.parse(capture("inform_vmg.xml"))
+    env = quirk("zoned_current_time")
     assert env.args["CurrentTime"] == datetime(2016, 1, 30, 12, 20, 27, tzinfo=UTC)
-    assert env.ns == "urn:dslforum-org:cwmp-1-0" and len(env.args["ParameterList"]) == 8
-    # Operations and Results wrapped as arrays, Fault wrapped in FaultStruct
-    env = soap.parse(capture("change_du_state_3.xml"))
-    assert [op["Operation"] for op in env.args["Operations"]] == ["Install", "Update", "Uninstall"]
-    assert env.args["Operations"][2] == {"Operation": "Uninstall", "UUID": "some-uuid2",
-                                         "Version": None, "ExecutionEnvRef": "env2"}
-    env = soap.parse(capture("du_state_change_complete_1.xml"))
-    assert env.args["Results"][0]["Fault"] == {"FaultCode": 0, "FaultString": ""}
-    env = soap.parse(capture("set_vouchers_1.xml"))
-    assert env.args == {"VoucherList": [b"FooMooBar"]}
-    env = soap.parse(capture("schedule_download_1.xml"))
-    assert env.args["TimeWindowList"][0]["MaxRetries"] == -1
+    assert env.ns == "urn:dslforum-org:cwmp-1-0" and len(env.args["ParameterList"]) == 2
+    env = quirk("naive_current_time")
+    assert env.args["CurrentTime"] == datetime(2015, 1, 19, 23, 8, 24)  # no zone: naive
+    assert env.args["DeviceId"]["Manufacturer"] == "Example"
 
 
-@needs_captures
-def test_capture_unknown_method_and_fault():
-    env = soap.parse(capture("acs_integration_test_36_NoSuchMethod.xml"))
+def test_unknown_method_fault_and_unicode():
+    env = quirk("unknown_method")
     assert (env.method, env.args, env.fault) == ("NoSuchMethod", {}, None)
-    env = soap.parse(capture("cwmplog_test_08_Fault.xml"))
+    env = quirk("soap_fault")
     assert env.method == "Fault" and env.fault.code == 9005
     assert env.fault.message == "No such parameter: Info" and env.fault.details == []
-
-
-@needs_captures
-def test_capture_encoding_style_and_unicode():
-    env = soap.parse(capture("inform_2601.xml"))
-    assert env.args["DeviceId"]["Manufacturer"] == "ZyXEL"
-    assert env.args["CurrentTime"] == datetime(2015, 1, 19, 23, 8, 24)  # no zone: naive
-    env = soap.parse(capture("acs_integration_test_16_SetParameterValues.xml"))
-    assert env.args["ParameterList"][1] == ("IntegerParameter", "0", "integer")
+    assert quirk("unicode_values").args["ParameterList"] == [("S", "\u00b4\nX", "string"),
+                                                             ("I", "0", "integer")]
 
 
 # -- round trips ----------------------------------------------------------------------------
@@ -252,10 +365,12 @@ def test_deep_nesting():
                      + "</cwmp:Download>"))
 
 
-@needs_captures
-def test_mutated_captures_never_crash():
+@pytest.mark.parametrize("corpus", ["quirks", pytest.param("captures",
+                                                         marks=testdata.needs("captures"))])
+def test_mutated_messages_never_crash(corpus):
     rng = random.Random(1234)
-    seeds = [p.read_bytes() for p in CAPTURE_FILES]
+    seeds = (list(QUIRKS.values()) if corpus == "quirks"
+             else [p.read_bytes() for p in testdata.captures()])
     tokens = [b"<", b">", b"/", b"&", b"&amp;", b'"', b"\x00", b"\xc3", b"-1", b"99999999999",
               b"xsi:type=\"x:y\"", b"</Value>", b"<Name>", b":", b" "]
     for _ in range(1500):

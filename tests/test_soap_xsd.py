@@ -2,14 +2,13 @@
 
 import pytest
 
-pytest.importorskip("lxml")
+import testdata
+import xsd
+from icwmpy.cwmp import soap
+from icwmpy.cwmp.rpcs import RPCS
+from icwmpy.faults import CwmpFault
 
-import xsd  # noqa: E402
-from icwmpy.cwmp import soap  # noqa: E402
-from icwmpy.cwmp.rpcs import RPCS  # noqa: E402
-from icwmpy.faults import CwmpFault  # noqa: E402
-
-pytestmark = pytest.mark.skipif(not xsd.available(), reason=f"BBF schemas absent: {xsd.XSD_DIR}")
+pytestmark = testdata.needs("cwmp-xsd")
 NAMESPACES = soap.CWMP_NAMESPACES
 
 

@@ -11,18 +11,14 @@ definition says readOnly, and the reason is written down below.
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
+import testdata
 from icwmpy.config.uci import Uci
 from icwmpy.model import DataModel
 from icwmpy.model.schema import Definitions
 from icwmpy.store import Store
 
-try:
-    from lxml import etree
-except ImportError:  # pragma: no cover - the standard library parser is slower but enough
-    import xml.etree.ElementTree as etree
-
-XML = Path(__file__).resolve().parents[2] / "shared" / "datamodels" / "tr-181-2-19-1-cwmp-full.xml"
 DATAMODEL = Path(__file__).resolve().parents[1] / "datamodel"
 TYPES = {"string", "boolean", "dateTime", "base64", "hexBinary", "int", "unsignedInt", "long",
          "unsignedLong", "decimal"}
@@ -109,9 +105,7 @@ class Standard:
 
 @pytest.fixture(scope="session")
 def standard():
-    if not XML.exists():
-        pytest.skip(f"the BBF TR-181 XML is not at {XML}")
-    return Standard(XML)
+    return Standard(testdata.path("datamodels", "tr-181-2-19-1-cwmp-full.xml"))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Offline validation of CWMP messages against the BBF schemas (lxml, tests only).
 
-The schemas in ``../shared/cwmp-xsd`` import each other and the SOAP schemas by http URL; a
+The schemas in the test data's ``cwmp-xsd/`` (see ``testdata.py``) import each other and the SOAP schemas by http URL; a
 resolver maps those URLs to the local files. Whole envelopes are not validated (the SOAP 1.1
 envelope schema rejects the common ``encodingStyle`` attribute); the Body child and the
 Header children are, each against the schema of the message's namespace.
@@ -13,11 +13,11 @@ cwmp-1-0 message), since no schema of that namespace describes it.
 
 import functools
 import re
-from pathlib import Path
 from datetime import UTC
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-XSD_DIR = SHARED / "cwmp-xsd"
+import testdata
+
+XSD_DIR = testdata.ROOT / "cwmp-xsd"
 CWMP = "urn:dslforum-org:cwmp-1-"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _URLS = {
@@ -29,7 +29,8 @@ _FILES = {0: "cwmp-1-0.xsd", 1: "cwmp-1-1.xsd", 2: "cwmp-1-4.xsd"}
 
 
 def available():
-    return XSD_DIR.is_dir()
+    """Whether the BBF schemas are there: validation needs them."""
+    return testdata.found("cwmp-xsd")
 
 
 def _etree():
