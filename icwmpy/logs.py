@@ -1,8 +1,8 @@
 """Logging as icwmp does it: ``DD-MM-YYYY, HH:MM:SS [SEVERITY] message`` lines to the
 console, a size-rotated file and/or syslog, per the ``cwmp.cpe.log_*`` options.
 
-SOAP messages are logged at DEBUG through :func:`redact`, so passwords and Digest
-answers never reach a log.
+SOAP messages are logged at DEBUG through :func:`redact`, so passwords, keys and the
+credentials of URLs never reach a log (ParameterKey and CommandKey do: they are no secret).
 """
 
 import logging
@@ -17,18 +17,28 @@ SEVERITIES = {"EMERG": logging.CRITICAL, "ALERT": logging.CRITICAL, "CRITIC": lo
 NAMES = {logging.CRITICAL: "CRITIC", logging.ERROR: "ERROR", logging.WARNING: "WARNING",
          logging.INFO: "INFO", logging.DEBUG: "DEBUG"}
 
+# How the names of TR-181's secured (write-only) parameters end: ...Password, KeyPassphrase,
+# SAEPassphrase, ...Secret, PreSharedKey, WEPKey, PIN and the other keys. Not ParameterKey
+# or CommandKey: those are the ACS's labels, and what a log is read for.
+_SECRET_NAME = (r"[^<]*(?i:Password|Passphrase|Secret)"
+                r"|[^<]*\.(?:\w*(?:PreSharedKey|WEPKey|PrivateKey|EncryptionKey|AuthenticationKey)"
+                r"|KeyValue|PIN|AuthenticationCode)")
 _SECRET_VALUE = re.compile(
-    r"(<(?:\w+:)?Name>[^<]*(?:Password|Passphrase|Secret|Key)[^<]*</(?:\w+:)?Name>\s*"
-    r"<(?:\w+:)?Value\b[^>]*>)(.*?)(</(?:\w+:)?Value>)", re.S | re.I)
+    rf"(<(?:\w+:)?Name>\s*(?:{_SECRET_NAME})\s*</(?:\w+:)?Name>\s*"
+    r"<(?:\w+:)?Value\b[^>]*>)(.*?)(</(?:\w+:)?Value>)", re.S)
 _SECRET_ELEMENT = re.compile(r"(<(?:\w+:)?Password>)(.*?)(</(?:\w+:)?Password>)", re.S)
+# userinfo of a URL: scheme://user:password@host
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@<>:]*:)[^\s/?#@<>]*(@)")
 
 
 def redact(text):
-    """A SOAP message with every password-like value replaced by ***."""
+    """A SOAP message with every secret (a secured parameter's value, a Password element,
+    the password of a URL) replaced by ***."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     text = _SECRET_VALUE.sub(r"\1***\3", text)
-    return _SECRET_ELEMENT.sub(r"\1***\3", text)
+    text = _SECRET_ELEMENT.sub(r"\1***\3", text)
+    return _URL_PASSWORD.sub(r"\1***\2", text)
 
 
 class IcwmpFormatter(logging.Formatter):

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 import acs as A
 from cpe import Cpe
 from icwmpy.logs import redact
@@ -16,6 +18,50 @@ def test_redact_masks_password_values_and_elements():
             b"<Name>Device.X.Name</Name><Value>visible</Value>")
     text = redact(soap)
     assert "hunter2" not in text and "ftp-secret" not in text and "visible" in text
+
+
+def pair(name, value):
+    return (f"<ParameterValueStruct>\n  <Name>{name}</Name>\n"
+            f'  <Value xsi:type="xsd:string">{value}</Value>\n</ParameterValueStruct>')
+
+
+@pytest.mark.parametrize("name", [
+    "Device.WiFi.AccessPoint.1.Security.KeyPassphrase", "Device.WiFi.AccessPoint.1.Security.PreSharedKey",
+    "Device.WiFi.AccessPoint.1.Security.WEPKey", "Device.WiFi.AccessPoint.1.Security.SAEPassphrase",
+    "Device.WiFi.AccessPoint.1.Security.RadiusSecret", "Device.Users.User.2.Password",
+    "Device.ManagementServer.STUNPassword", "Device.X_VENDOR.admin_password",
+    "Device.Cellular.Interface.1.USIM.PIN", "Device.Security.Certificate.1.CertPrivateKey",
+])
+def test_redact_masks_secured_parameters(name):
+    text = redact(pair(name, "s3cret"))
+    assert "s3cret" not in text and name in text and "***" in text
+
+
+@pytest.mark.parametrize("name", [
+    "Device.ManagementServer.ParameterKey", "Device.X.CommandKey", "Device.X.KeyPassphraseLength",
+    "Device.Users.PasswordPolicy.MinLength", "Device.WiFi.AccessPoint.1.Security.ModeEnabled",
+    "Device.X.Spin",
+])
+def test_redact_keeps_what_is_no_secret(name):
+    assert redact(pair(name, "visible")) == pair(name, "visible")
+
+
+def test_redact_keeps_command_and_parameter_keys_of_requests():
+    soap = ("<cwmp:SetParameterValues><ParameterList/><ParameterKey>pk-1</ParameterKey>"
+            "</cwmp:SetParameterValues><cwmp:Reboot><CommandKey>ck-2</CommandKey></cwmp:Reboot>"
+            "<EventStruct><EventCode>M Reboot</EventCode><CommandKey>ck-2</CommandKey></EventStruct>")
+    assert redact(soap) == soap
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("http://user:pa55@acs.example:7547/x", "http://user:***@acs.example:7547/x"),
+    ("ftp://u:p%40ss@[::1]/f.bin", "ftp://u:***@[::1]/f.bin"),
+    ("https://acs.example/a?b=c@d", "https://acs.example/a?b=c@d"),
+    ("http://user@acs/", "http://user@acs/"),
+])
+def test_redact_masks_the_password_of_urls(url, shown):
+    assert redact(f"<URL>{url}</URL>{pair('Device.ManagementServer.URL', url)}") == (
+        f"<URL>{shown}</URL>{pair('Device.ManagementServer.URL', shown)}")
 
 
 def test_daemon_log_file_format_rotation_and_no_secrets(tmp_path):
