@@ -31,8 +31,9 @@ from icwmpy.transport import AcsClient, CurlLoop, TransportError
 log = logging.getLogger("icwmpy")
 
 # cwmp.cpe.amd_version (TR-069 Amendment) -> CWMP version. The first Inform to an ACS goes
-# in that version's namespace (1.3 and 1.4 kept cwmp-1-2); from 1.4 on, the Inform also
-# offers SupportedCWMPVersions. Later sessions speak the namespace the ACS answered in.
+# in that version's namespace (1.3 and 1.4 kept cwmp-1-2); from 1.3 on, the Inform carries
+# SessionTimeout (cwmp.cpe.session_timeout), from 1.4 on it also offers
+# SupportedCWMPVersions. Later sessions speak the namespace the ACS answered in.
 CWMP_VERSIONS = {1: "1.0", 2: "1.1", 3: "1.2", 4: "1.3", 5: "1.4", 6: "1.4"}
 NAMESPACES = {"1.0": "urn:dslforum-org:cwmp-1-0", "1.1": "urn:dslforum-org:cwmp-1-1"}
 DEVICE_ID = {"Manufacturer": "Device.DeviceInfo.Manufacturer",
@@ -44,6 +45,8 @@ GET_RPC_METHODS = "GetRPCMethods"
 # boot" for the sandbox supervisor and the tests (EX_TEMPFAIL).
 EXIT_FOR_REBOOT = 75
 SESSION_TIMERS = ("periodic", "retry", "scheduled", "heartbeat")
+TIMER_NAMES = {"periodic": "the periodic inform", "retry": "a retry",
+               "scheduled": "a ScheduleInform", "heartbeat": "the heartbeat"}
 
 
 class Agent:
@@ -75,6 +78,7 @@ class Agent:
         self.last_session = None
         self.next_session = None
         self.session_listeners = []   # callables (event, detail) for "started"/"ended"
+        self._plain_requests = set()  # ACS URLs that refused compressed requests (415)
         self._wake = asyncio.Event()
         self._deferred = False
         self._stopping = False
@@ -169,14 +173,11 @@ class Agent:
                 self._wake.clear()
                 if self._stopping:
                     break
+                carried = [code for code, _ in self.events.pending]
                 ok = await self._session()
                 await self._after_session()
                 if ok is False:
-                    self.retry += 1
-                    delay = schedule.retry_wait(self.retry, self.settings.acs.retry_min_wait_interval,
-                                                self.settings.acs.retry_interval_multiplier)
-                    log.info("session failed, retry %d in %.0f s", self.retry, delay)
-                    self._at("retry", time.time() + delay, self._wake.set)
+                    self._after_failure(carried)
                 elif ok:
                     self.retry = 0
                 if self._deferred and not self._stopping:
@@ -191,6 +192,20 @@ class Agent:
                 self._cancel(name)
             self.executor.shutdown(wait=True)
         return self.exit_code or 0
+
+    def _after_failure(self, carried):
+        """Arm the retry (TR-069 3.2.1.1) and say so, or, when the failed session carried
+        only events the standard does not retry (6 CONNECTION REQUEST), say that nothing
+        is retried and which session comes next."""
+        self.retry += 1
+        if not self.events.pending:
+            log.info("session failed; nothing to retry (not retried: %s); next session: %s",
+                     ", ".join(sorted(set(carried))) or "no event", self._next_session_text())
+            return
+        delay = schedule.retry_wait(self.retry, self.settings.acs.retry_min_wait_interval,
+                                    self.settings.acs.retry_interval_multiplier)
+        log.info("session failed, retry %d in %.0f s", self.retry, delay)
+        self._at("retry", time.time() + delay, self._wake.set)
 
     def _startup(self):
         action = self.state.get("action")
@@ -259,6 +274,8 @@ class Agent:
         except TransportError as e:
             ok, reason = False, str(e)
         finally:
+            if client.compression_refused:
+                self._plain_requests.add(url)
             client.close()
             curl.close()
             self.in_session = False
@@ -292,7 +309,8 @@ class Agent:
         known = [v for v in sorted(set(CWMP_VERSIONS.values())) if v <= version]
         return Session(inform, requests,
                        ns=self.state.get("ns", NAMESPACES.get(version, soap.DEFAULT_NS)),
-                       supported_versions=",".join(known) if version >= "1.4" else None)
+                       supported_versions=",".join(known) if version >= "1.4" else None,
+                       session_timeout=cpe.session_timeout if version >= "1.3" else None)
 
     def _client(self, curl, url):
         acs, cpe = self.settings.acs, self.settings.cpe
@@ -300,10 +318,10 @@ class Agent:
                          ca_path=acs.ssl_capath or None, insecure=acs.insecure_enable,
                          client_cert=acs.client_cert or None, client_key=acs.client_key or None,
                          compression=acs.compression,
+                         compress_requests=url not in self._plain_requests,
                          disable_100_continue=acs.http_disable_100continue,
                          interface=cpe.interface or None,
-                         ip_version=6 if acs.ipv6_enable else None,
-                         timeout=cpe.session_timeout)
+                         ip_version=6 if acs.ipv6_enable else None)
 
     async def _exchange(self, session, client, sent, changed):
         """Drive the session machine over HTTP; (ok, reason). What the ACS acknowledges is
@@ -478,6 +496,14 @@ class Agent:
         if handle:
             handle.cancel()
             self._update_next_session()
+
+    def _next_session_text(self):
+        """The timer that starts the next session and when, as the log tells it."""
+        armed = [(h.when(), n) for n, h in self._timers.items() if n in SESSION_TIMERS]
+        if not armed:
+            return "none scheduled (until an event asks for one)"
+        when, name = min(armed)
+        return f"{TIMER_NAMES[name]} in {max(0.0, when - self._loop.time()):.0f} s"
 
     def _update_next_session(self):
         """Wall-clock time of the next timer that starts a session (None: none armed)."""

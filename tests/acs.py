@@ -22,10 +22,12 @@ project's SOAP codec instead of sharing its bugs.
 import argparse
 import asyncio
 import base64
+import gzip
 import http
 import os
 import ssl
 import sys
+import zlib
 import xml.etree.ElementTree as ET
 from typing import NamedTuple
 from xml.sax.saxutils import escape
@@ -44,6 +46,8 @@ CWMP_NS = "urn:dslforum-org:cwmp-1-0"
 COOKIE_NAME = "icwmpy_acs_session"
 REALM = "icwmpy-test-acs"
 MAX_REQUEST_BODY = 16 * 1024 * 1024
+# Request Content-Encodings the ACS decodes (HTTP's "deflate" is the zlib format).
+DECODERS = {"gzip": gzip.decompress, "deflate": zlib.decompress}
 
 
 # ---------------------------------------------------------------- HTTP/1.1 server
@@ -507,11 +511,13 @@ class Acs:
     a Digest nonce is only valid on the connection it was issued on (else one nonce for
     all). ``reject_empty_probe``: an empty POST without Authorization gets 400 (GenieACS).
     ``hold_requests``: None (no header) or the HoldRequests value of the InformResponse.
+    ``decode_requests``: compressed request bodies (Content-Encoding gzip, deflate) are
+    decoded; when false, each gets 415 Unsupported Media Type.
     """
 
     def __init__(self, auth=None, username="", password="", *, tls=None, require_cookie=True,
                  nonce_per_connection=True, reject_empty_probe=True, hold_requests=None,
-                 digest_algorithm="MD5", path="/acs", port=0):
+                 digest_algorithm="MD5", path="/acs", port=0, decode_requests=True):
         if auth not in (None, "basic", "digest"):
             raise ValueError(f"auth must be None, 'basic' or 'digest', not {auth!r}")
         self.auth = auth
@@ -522,6 +528,7 @@ class Acs:
         self.reject_empty_probe = reject_empty_probe
         self.hold_requests = hold_requests
         self.digest_algorithm = digest_algorithm
+        self.decode_requests = decode_requests
         self.path = path
         self.server = HttpServer(self._handle, tls=tls, port=port)
         self.sessions = []
@@ -638,6 +645,9 @@ class Acs:
             return denied
         if request.method != "POST":
             return self._reject(request, 405, "only POST is served")
+        request = self._decoded(request)
+        if isinstance(request, Response):
+            return request
         message = None
         if request.body:
             try:
@@ -670,6 +680,18 @@ class Acs:
             target, status, _ = self._redirect
             return Response(status, headers=(("Location", target),))
         return False
+
+    def _decoded(self, request):
+        """``request`` with its body decoded (see ``decode_requests``), or the 415 answer."""
+        encoding = request.headers.get("content-encoding", "identity").lower()
+        if encoding == "identity":
+            return request
+        if not self.decode_requests or encoding not in DECODERS:
+            return self._reject(request, 415, f"Content-Encoding {encoding} not accepted")
+        try:
+            return request._replace(body=DECODERS[encoding](request.body))
+        except (OSError, EOFError, zlib.error) as error:
+            return self._reject(request, 400, f"undecodable {encoding} body: {error}")
 
     def _start_session(self, request, message):
         cookie = os.urandom(8).hex()

@@ -257,6 +257,47 @@ def test_gzip_response_is_decoded():
     assert "accept-encoding" not in requests[0].headers and len(response.body) == 50_017
 
 
+@pytest.mark.parametrize("compression, magic", [("GZIP", b"\x1f\x8b"), ("Deflate", b"\x78")])
+def test_requests_are_compressed(compression, magic):
+    async def scenario():
+        acs = await started(Acs("digest", "cpe", "pw"))
+        acs.queue(get_parameter_values("Device."))
+        async with connected(acs, username="cpe", password="pw",
+                             compression=compression) as client:
+            assert (await cwmp_session(client)).status == 204
+            assert not client.compression_refused
+        assert acs.sessions[0].methods == ["Inform", "GetParameterValuesResponse"]
+        assert acs.sessions[0].messages[0].raw.startswith(b"<?xml")  # decoded by the ACS
+        for request in acs.requests:
+            if request.body:
+                assert request.headers["content-encoding"] == compression.lower()
+                assert request.body.startswith(magic)
+            else:
+                assert "content-encoding" not in request.headers
+    run(scenario())
+
+
+def test_an_acs_refusing_compressed_requests_gets_them_plain():
+    async def scenario():
+        acs = await started(Acs("digest", "cpe", "pw", decode_requests=False))
+        acs.queue(get_parameter_values("Device."))
+        async with connected(acs, username="cpe", password="pw", compression="GZIP") as client:
+            assert (await cwmp_session(client)).status == 204
+            assert client.compression_refused  # the agent remembers it for this ACS
+        assert acs.sessions[0].methods == ["Inform", "GetParameterValuesResponse"]
+        assert [status for status, _, _ in acs.rejected] == [401, 415]
+        refused, resent = acs.requests[1:3]
+        assert refused.headers["content-encoding"] == "gzip"
+        assert "content-encoding" not in resent.headers and resent.body.startswith(b"<?xml")
+        assert all("content-encoding" not in r.headers for r in acs.requests[2:])
+        plain = await started(Acs(decode_requests=False))
+        async with connected(plain, compression="GZIP", compress_requests=False) as client:
+            assert (await client.post(inform())).status == 200
+        assert plain.rejected == [] and "content-encoding" not in plain.requests[0].headers
+        assert plain.requests[0].headers["accept-encoding"] == "gzip"  # answers still may be
+    run(scenario())
+
+
 def test_body_cap():
     for compression in ("Disabled", "GZIP"):  # Content-Length check, then the decoded size
         with pytest.raises(TransportError) as error:

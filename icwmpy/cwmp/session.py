@@ -22,6 +22,9 @@ from icwmpy.faults import CwmpFault
 
 RETRY_REQUEST = 8005
 MAX_RESENDS = 3
+# cwmp:SessionTimeout (CWMP 1.3) is declared by cwmp-1-3.xsd in namespace cwmp-1-2; the
+# cwmp-1-0 and cwmp-1-1 schemas have no such header.
+SESSION_TIMEOUT_NAMESPACES = soap.CWMP_NAMESPACES[2:]
 
 
 @dataclass
@@ -59,17 +62,20 @@ class CpeRequest:
 class Session:
     """State machine of one session. ``inform_args`` are the Inform's arguments;
     ``requests`` the CPE requests to deliver; ``ns`` the namespace to speak first (the
-    one the ACS used last time)."""
+    one the ACS used last time). ``supported_versions`` and ``session_timeout`` (seconds)
+    go in the Inform's header when not None (CWMP 1.4 and 1.3 headers); the session
+    timeout only in a namespace whose schema declares it."""
 
-    def __init__(self, inform_args, requests=(), *, ns=soap.DEFAULT_NS, supported_versions=None):
+    def __init__(self, inform_args, requests=(), *, ns=soap.DEFAULT_NS, supported_versions=None,
+                 session_timeout=None):
         self.inform_args = inform_args
         self.requests = list(requests)
         self.ns = ns
         self.supported_versions = supported_versions
+        self.session_timeout = session_timeout
         self.informed = False        # InformResponse received: the events are delivered
         self.delivered = []          # tokens of the CPE requests the ACS acknowledged
         self.hold_requests = False
-        self.session_timeout = None
         self.use_version = None
         self.max_envelopes = 1
         self.handled = 0             # ACS requests answered
@@ -80,7 +86,9 @@ class Session:
 
     def start(self):
         self._state = "inform"
-        return self._post("Inform", self.inform_args, supported_versions=self.supported_versions)
+        timeout = self.session_timeout if self.ns in SESSION_TIMEOUT_NAMESPACES else None
+        return self._post("Inform", self.inform_args, supported_versions=self.supported_versions,
+                          session_timeout=timeout)
 
     def _post(self, method, args, **header):
         body = soap.build(method, args, id=next(self._ids), ns=self.ns, **header)
@@ -122,8 +130,6 @@ class Session:
     def _header(self, env):
         if env.hold_requests is not None:
             self.hold_requests = env.hold_requests
-        if env.session_timeout:
-            self.session_timeout = env.session_timeout
         if env.use_version:
             self.use_version = env.use_version
 

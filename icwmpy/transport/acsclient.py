@@ -10,6 +10,9 @@ Why it does by hand what libcurl could do:
 * **Redirects.** TR-069 (3.4.5) wants the CPE to keep POSTing, for the rest of the session,
   to the URL it was redirected to (302 and 307 alike), with the body kept; we follow
   301/302/303/307/308 that way, bounded by ``max_redirects``.
+* **Compression.** libcurl decodes compressed answers but never compresses a request; we
+  compress the envelopes ourselves (Content-Encoding), and an ACS that answers 415
+  Unsupported Media Type gets the same message again uncompressed, as every later one.
 
 One ``pycurl.Curl`` lives for the whole session: its cookie engine carries the ACS's session
 cookie on every POST (GenieACS refuses a session whose later POSTs lack it) and the multi
@@ -17,8 +20,10 @@ handle's connection cache keeps the TCP/TLS connection alive between POSTs.
 """
 
 import base64
+import gzip
 import os
 import urllib.parse
+import zlib
 from typing import NamedTuple
 
 import pycurl
@@ -28,10 +33,16 @@ from .curlloop import TransportError
 
 DEFAULT_USER_AGENT = f"icwmpy/{__version__}"
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
+# Seconds for the connect and for each whole exchange (icwmp's HTTP_TIMEOUT). Not the CWMP
+# session timeout: that one the CPE announces to the ACS (cwmp:SessionTimeout).
+DEFAULT_TIMEOUT = 30
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_AUTH_RETRIES = 2
+UNSUPPORTED_MEDIA_TYPE = 415
 
 _ENCODINGS = {"disabled": None, "gzip": "gzip", "deflate": "deflate"}
+# HTTP's "deflate" coding is the zlib format (RFC 9110 8.4.1.2).
+_COMPRESS = {"gzip": lambda body: gzip.compress(body, mtime=0), "deflate": zlib.compress}
 _IP_RESOLVE = {None: pycurl.IPRESOLVE_WHATEVER, 4: pycurl.IPRESOLVE_V4, 6: pycurl.IPRESOLVE_V6}
 
 
@@ -139,15 +150,18 @@ class AcsClient:
 
     ``ca_path``: CA file or hashed directory to verify the ACS with (default: the system's);
     ``insecure`` turns peer and host name checks off. ``compression`` ("Disabled", "GZIP",
-    "Deflate") asks for and decodes compressed answers. ``timeout`` (s) bounds the connect
-    and each whole exchange; ``max_body`` (bytes) bounds each response body. ``interface``
-    and ``ip_version`` (None, 4, 6) pick the source interface and address family.
+    "Deflate") asks for and decodes compressed answers and, unless ``compress_requests``
+    is false, compresses the envelopes sent, until the ACS refuses one with 415
+    (``compression_refused``). ``timeout`` (s) bounds the connect and each whole exchange;
+    ``max_body`` (bytes) bounds each response body. ``interface`` and ``ip_version``
+    (None, 4, 6) pick the source interface and address family.
     """
 
     def __init__(self, curl_loop, url, *, username="", password="", ca_path=None,
                  insecure=False, client_cert=None, client_key=None, compression="Disabled",
-                 disable_100_continue=True, interface=None, ip_version=None, timeout=30,
-                 user_agent=DEFAULT_USER_AGENT, max_redirects=5, max_body=DEFAULT_MAX_BODY):
+                 compress_requests=True, disable_100_continue=True, interface=None,
+                 ip_version=None, timeout=DEFAULT_TIMEOUT, user_agent=DEFAULT_USER_AGENT,
+                 max_redirects=5, max_body=DEFAULT_MAX_BODY):
         if str(compression).lower() not in _ENCODINGS:
             raise ValueError(f"compression must be Disabled, GZIP or Deflate, not {compression!r}")
         encoding = _ENCODINGS[str(compression).lower()]
@@ -158,6 +172,9 @@ class AcsClient:
         self._auth = _Authenticator(username, password)
         self._max_redirects = max_redirects
         self._max_body = max_body
+        self._encoding = encoding
+        self._compress = bool(encoding) and compress_requests
+        self.compression_refused = False
         self._fixed_headers = ["Expect:"] if disable_100_continue else []
         self._busy = False
         self._easy = easy = pycurl.Curl()
@@ -220,7 +237,11 @@ class AcsClient:
     async def _exchange(self, body, soap_action):
         auth_retries = redirects = 0
         while True:
-            response = await self._send(body, soap_action)
+            compressed = bool(body) and self._compress and not self.compression_refused
+            response = await self._send(body, soap_action, compressed)
+            if response.status == UNSUPPORTED_MEDIA_TYPE and compressed:
+                self.compression_refused = True
+                continue
             if (response.status == 401 and auth_retries < MAX_AUTH_RETRIES
                     and self._auth.challenge(self._challenges)):
                 auth_retries += 1
@@ -241,12 +262,15 @@ class AcsClient:
             self._auth.reset()
         self.url = new
 
-    async def _send(self, body, soap_action):
+    async def _send(self, body, soap_action, compressed):
         easy = self._easy
         headers = list(self._fixed_headers)
         if body:
             headers += ['Content-Type: text/xml; charset="utf-8"',
                         f"SOAPAction: {soap_action}" if soap_action else "SOAPAction;"]
+            if compressed:
+                headers.append(f"Content-Encoding: {self._encoding}")
+                body = _COMPRESS[self._encoding](body)
         else:
             headers.append("Content-Type:")
         authorization = self._auth.authorization(_request_target(self.url))

@@ -1,0 +1,86 @@
+"""The CWMP options of cwmp.cpe/acs as the real icwmpd shows them on the wire to the test ACS:
+session timeout, amendment, instance mode, request compression."""
+
+import asyncio
+
+import pytest
+
+import acs as A
+from cpe import Cpe
+
+TIMEOUT = 20
+
+
+async def sandbox(tmp_path, options, **acs_kw):
+    acs = A.Acs(**acs_kw)
+    await acs.start()
+    return acs, Cpe(tmp_path, acs.url, options)
+
+
+async def logged(cpe, text, timeout=5):
+    """Wait until the daemon's log has ``text`` (it logs after the ACS saw its last POST)."""
+    async with asyncio.timeout(timeout):
+        while text not in cpe.log_text():
+            await asyncio.sleep(0.05)
+
+
+async def finish(acs, cpe):
+    code = await cpe.stop()
+    await acs.stop()
+    return code
+
+
+@pytest.mark.parametrize("amd, announced", [("5", True), ("3", False)])
+def test_session_timeout_is_announced_and_is_not_the_http_timeout(tmp_path, amd, announced):
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("cpe", "amd_version"): amd,
+                                            ("cpe", "session_timeout"): "1"})
+        acs.stall_next(2)  # the InformResponse comes later than the session timeout
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        header = b'<cwmp:SessionTimeout SOAP-ENV:mustUnderstand="0">1</cwmp:SessionTimeout>'
+        assert (header in s.messages[0].raw) == announced
+        await logged(cpe, "session end: success")
+        assert await finish(acs, cpe) == 0
+    A.run(main(), timeout=60)
+
+
+def test_instance_alias_mode_and_late_rpcs(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("cpe", "instance_mode"): "InstanceAlias",
+                                            ("cpe", "amd_version"): "4"})
+        acs.queue(A.add_object("Device.ManagementServer.InformParameter.[uptime]."),
+                  A.get_parameter_names("Device.ManagementServer.InformParameter.", True),
+                  A.get_rpc_methods())
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        names = [p["Name"] for p in s.messages[2].parsed["ParameterList"]]
+        assert "Device.ManagementServer.InformParameter.[uptime]." in names
+        methods = s.messages[3].parsed["MethodList"]
+        assert "ChangeDUState" in methods
+        assert await cpe.stop() == 0
+        cpe.configure({("cpe", "amd_version"): "2"})
+        cpe.reboot()
+        acs.queue(A.get_rpc_methods(), A.add_object("Device.ManagementServer.InformParameter.[x]."))
+        await cpe.start()
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        methods = s.messages[1].parsed["MethodList"]
+        assert "GetAllQueuedTransfers" in methods and "ChangeDUState" not in methods
+        assert s.messages[2].method == "Fault"  # no alias addressing before Amendment 4
+        assert await finish(acs, cpe) == 0
+    A.run(main(), timeout=60)
+
+
+def test_compressed_requests_fall_back_once_for_an_acs_that_refuses_them(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("acs", "compression"): "GZIP"},
+                                 decode_requests=False)
+        acs.queue(A.schedule_inform(1, "again"))
+        await cpe.start()
+        await acs.wait_session(2, timeout=TIMEOUT)
+        assert [status for status, _, _ in acs.rejected] == [415]
+        refused, resent, *later = acs.requests
+        assert refused.headers["content-encoding"] == "gzip"
+        assert all("content-encoding" not in r.headers for r in [resent, *later])
+        assert await finish(acs, cpe) == 0
+    A.run(main(), timeout=60)
