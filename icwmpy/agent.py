@@ -44,9 +44,10 @@ GET_RPC_METHODS = "GetRPCMethods"
 # Exit status when a Reboot/FactoryReset is configured as 'exit': "restart me as after a
 # boot" for the sandbox supervisor and the tests (EX_TEMPFAIL).
 EXIT_FOR_REBOOT = 75
-SESSION_TIMERS = ("periodic", "retry", "scheduled", "heartbeat")
+# the timers that start a session, as the log names them
 TIMER_NAMES = {"periodic": "the periodic inform", "retry": "a retry",
                "scheduled": "a ScheduleInform", "heartbeat": "the heartbeat"}
+SESSION_TIMERS = tuple(TIMER_NAMES)
 
 
 class Agent:

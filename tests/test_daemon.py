@@ -590,3 +590,31 @@ def test_inform_parameters_follow_their_event_list(tmp_path):
         assert int(s.parameters["Device.DeviceInfo.UpTime"]) > 0
         assert await finish(acs, cpe) == 0
     run(main())
+
+
+async def logged(cpe, text, timeout=TIMEOUT):
+    """Wait until the daemon's log has ``text``; the log so far."""
+    async with asyncio.timeout(timeout):
+        while text not in cpe.log_text():
+            await asyncio.sleep(0.05)
+    return cpe.log_text()
+
+
+def test_a_failed_connection_request_session_logs_that_nothing_is_retried(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("acs", "periodic_inform_enable"): "1",
+                                            ("acs", "periodic_inform_interval"): "3600"})
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        acs.fail_next_posts(1, status=500)
+        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+        await (await asyncio.create_subprocess_exec(
+            "curl", "-s", "-o", "/dev/null", "--digest", "-u", "cr:cr-secret", url)).wait()
+        text = await logged(cpe, "session failed")
+        assert ("session failed; nothing to retry (not retried: 6 CONNECTION REQUEST); "
+                "next session: the periodic inform in 3") in text
+        assert "retry 1 in" not in text
+        await asyncio.sleep(2)  # retry_min_wait_interval is 1 s: no retry comes
+        assert len(acs.sessions) == 1 and len(acs.rejected) == 1
+        assert await finish(acs, cpe) == 0
+    run(main())
