@@ -67,7 +67,7 @@ class Agent:
         self.watcher = ValueWatcher(store)
         self.lwn = LightweightNotifier(self)
         self.state = store["agent"]
-        self.options = Options(store)
+        self.options = Options(store)  # its device_id: the Inform's DeviceId, once known
         self.rpc = RpcHandler(model, self)
         self.boot = boot
         self.want_get_rpc_methods = get_rpc_methods
@@ -372,6 +372,7 @@ class Agent:
                     self._device_id[field] = model.read(name)
                 except Exception:  # a data model without the parameter: empty, not a crash
                     self._device_id[field] = ""
+            self.options.device_id = self._device_id  # vouchers must name this device
         params = {}
 
         def add(path):

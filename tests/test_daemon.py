@@ -618,3 +618,30 @@ def test_a_failed_connection_request_session_logs_that_nothing_is_retried(tmp_pa
         assert len(acs.sessions) == 1 and len(acs.rejected) == 1
         assert await finish(acs, cpe) == 0
     run(main())
+
+
+def test_a_voucher_for_another_device_is_refused_by_the_daemon(tmp_path):
+    """The voucher's DeviceId is checked against the identity the daemon informs."""
+    from test_rpc import get_options, option, set_vouchers, voucher
+
+    def vouchers_for(name, change=None):
+        def build(session):
+            device = dict(session.inform["DeviceId"])
+            device.update(change or {})
+            return set_vouchers(voucher(option(name, mode="Enable without expiration"),
+                                        device=device))
+        return build
+
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        acs.queue(vouchers_for("Mine"), vouchers_for("Theirs", {"SerialNumber": "SOMEONE-ELSE"}),
+                  vouchers_for("Theirs", {"OUI": "FFFFFF"}), get_options())
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        assert s.methods == ["Inform", "SetVouchersResponse", "Fault", "Fault",
+                             "GetOptionsResponse"]
+        assert all("<FaultCode>9001</FaultCode>" in m.raw.decode() for m in s.messages[2:4])
+        names = [o["OptionName"] for o in s.messages[4].parsed["OptionList"]]
+        assert names == ["Mine"]
+        assert await finish(acs, cpe) == 0
+    run(main())
