@@ -84,6 +84,13 @@ class Host:
         return fn(*args)
 
 
+async def watched(statedir, name):
+    """Wait until the daemon's watcher has recorded ``name``'s value: a change needs it."""
+    async with asyncio.timeout(10):
+        while name not in Store(str(statedir))["notify"].get("known", {}):
+            await asyncio.sleep(0.1)
+
+
 def options(port, enable="1"):
     return {("lwn", "enable"): enable, ("lwn", "hostname"): "127.0.0.1", ("lwn", "port"): str(port),
             ("acs", "userid"): "acs-user", ("acs", "passwd"): "acs-secret",
@@ -148,7 +155,7 @@ def test_daemon_sends_a_lightweight_notification(tmp_path):
         await cpe.start()
         try:
             await acs.wait_session(1, timeout=15)
-            await asyncio.sleep(1.5)  # the watcher records the current value first
+            await watched(cpe.statedir, INTERVAL)
             cpe.configure({("acs", "periodic_inform_interval"): "4321"})
             datagram = await asyncio.wait_for(rx.datagrams.get(), 10)
             _, fields, params = check_message(datagram, "acs-secret")
