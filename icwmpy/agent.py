@@ -306,6 +306,10 @@ class Agent:
         cpe = self.settings.cpe
         self.rpc.features = Features(cpe.amd_version, cpe.instance_mode == "InstanceAlias",
                                      cpe.auto_create_instances)
+        addressing = self.rpc.features.addressing
+        if addressing.instance_alias:  # the Inform names instances as the responses do
+            inform["ParameterList"] = await self.run_model(
+                self.model.shown, inform["ParameterList"], addressing)
         version = CWMP_VERSIONS[cpe.amd_version]
         known = [v for v in sorted(set(CWMP_VERSIONS.values())) if v <= version]
         return Session(inform, requests,

@@ -49,21 +49,26 @@ def test_instance_alias_mode_and_late_rpcs(tmp_path):
     async def main():
         acs, cpe = await sandbox(tmp_path, {("cpe", "instance_mode"): "InstanceAlias",
                                             ("cpe", "amd_version"): "4"})
-        acs.queue(A.add_object("Device.ManagementServer.InformParameter.[uptime]."),
-                  A.get_parameter_names("Device.ManagementServer.InformParameter.", True),
-                  A.get_rpc_methods())
+        table = "Device.ManagementServer.InformParameter."
+        acs.queue(A.add_object(table + "[extra]."),
+                  A.set_parameter_values([(table + "[extra].Enable", "1"),
+                                          (table + "[extra].ParameterName", table + "1.Enable")]),
+                  A.get_parameter_names(table, True), A.get_rpc_methods(),
+                  A.schedule_inform(1, "again"))
         await cpe.start()
         s = await acs.wait_session(1, timeout=TIMEOUT)
-        names = [p["Name"] for p in s.messages[2].parsed["ParameterList"]]
-        assert "Device.ManagementServer.InformParameter.[uptime]." in names
-        methods = s.messages[3].parsed["MethodList"]
-        assert "ChangeDUState" in methods
+        assert s.messages[1].parsed["InstanceNumber"] == "1"
+        assert s.messages[2].method == "SetParameterValuesResponse"
+        assert [p["Name"] for p in s.messages[3].parsed["ParameterList"]] == [table + "[extra]."]
+        assert "ChangeDUState" in s.messages[4].parsed["MethodList"]
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert s.parameters[table + "[extra].Enable"] == "1"  # the Inform names it so too
         assert await cpe.stop() == 0
         cpe.configure({("cpe", "amd_version"): "2"})
         cpe.reboot()
         acs.queue(A.get_rpc_methods(), A.add_object("Device.ManagementServer.InformParameter.[x]."))
         await cpe.start()
-        s = await acs.wait_session(2, timeout=TIMEOUT)
+        s = await acs.wait_session(3, timeout=TIMEOUT)
         methods = s.messages[1].parsed["MethodList"]
         assert "GetAllQueuedTransfers" in methods and "ChangeDUState" not in methods
         assert s.messages[2].method == "Fault"  # no alias addressing before Amendment 4

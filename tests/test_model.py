@@ -9,6 +9,7 @@ import pytest
 from icwmpy.config.uci import Uci
 from icwmpy.faults import CwmpFault
 from icwmpy.model import DataModel
+from icwmpy.model.engine import Addressing
 from icwmpy.model.schema import Definitions, DefinitionError
 from icwmpy.model.types import TypeSpec
 from icwmpy.store import Store
@@ -367,3 +368,19 @@ def test_schemes_facet_takes_urls_of_those_schemes_only(value, ok):
         with pytest.raises(CwmpFault) as e:
             spec.check(value)
         assert e.value.code == 9007
+
+
+def test_names_as_instance_mode_shows_them(env):
+    m = env.model
+    m.add_object("Device.Bench.Item.")
+    m.add_object("Device.Bench.Item.[b].")
+    m.add_object("Device.Bench.Item.[b].Sub.")
+    listed = [("Device.Bench.Item.1.Value", "0", "int"),
+              ("Device.Bench.Item.2.Sub.1.Name", "", "string"),
+              ("Device.Gone.Param", "x", "string"), ("Device.ManagementServer.URL", "u", "string")]
+    assert [n for n, _, _ in m.shown(listed, Addressing(instance_alias=True))] == [
+        "Device.Bench.Item.[cpe-1].Value", "Device.Bench.Item.[b].Sub.[cpe-1].Name",
+        "Device.Gone.Param", "Device.ManagementServer.URL"]
+    assert m.shown(listed, Addressing()) == listed
+    assert list(values(m, "Device.Bench.Item.[b].Sub.")) == [
+        "Device.Bench.Item.2.Sub.1.Name"]  # without Addressing: numbers, as internal users want

@@ -296,6 +296,19 @@ class DataModel:
                                 self.attributes.delete(k)
                     self.attributes.set(path, current)
 
+    def shown(self, values, addressing):
+        """[(name, value, type)] of ``values`` with each name as ``addressing``'s
+        InstanceMode names instances (an Inform's ParameterList); a name that no longer
+        resolves is kept as it is."""
+        with self._operation(addressing):
+            out = []
+            for name, value, type_ in values:
+                with contextlib.suppress(CwmpFault):
+                    self._resolve(name)  # learns the instances on the way
+                    name = self._shown(name, "")
+                out.append((name, value, type_))
+            return out
+
     def forced_inform(self):
         """[(name, value, type)] of the parameters every Inform carries."""
         with self._operation():
