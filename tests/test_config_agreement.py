@@ -2,11 +2,12 @@
 
 A value SetParameterValues (or ``icwmpd -c set``) accepts is written to /etc/config/cwmp;
 if ``load_settings`` then refuses it, the next start exits 2 and the device is locked out
-of management by one SPV. So: for each writable ManagementServer parameter stored in the
-``cwmp`` package, every sample value the data model accepts must load, and where both
-sides check a range, an enumeration, a dateTime or a URL they must say the same.
+of management by one SPV. So: for each writable parameter stored in the ``cwmp`` package,
+every sample value the data model accepts must load, and where both sides check a range,
+an enumeration, a dateTime or a URL they must say the same.
 """
 
+import json
 import pathlib
 import shutil
 import subprocess
@@ -44,14 +45,15 @@ STRINGS = ["", "x", "a'b", 'a"b', "a\\b", "a b", " lead", "$x", "é", "a\tb",
 
 
 def cwmp_params():
-    """Writable ManagementServer parameters whose value is kept in the cwmp package."""
+    """Writable parameters whose value is kept in the cwmp package (ManagementServer's,
+    DeviceInfo.ProvisioningCode): their backend names a cwmp option, or they are a UCI
+    option of a table of cwmp sections."""
     defs = Definitions().load_dir(DATAMODEL)
     for p in defs.walk_params():
-        refs = [p.spec.get("uci", "")] + list(p.spec.get("args", {}).values())
         table = p.obj.table_def()
-        in_cwmp = any(r.startswith("cwmp.") for r in refs) or (
+        in_cwmp = '"cwmp.' in json.dumps(p.spec) or (
             "uci" in p.spec and table is not None and table.table_spec.get("uci") == "cwmp")
-        if p.writable and p.path.startswith("Device.ManagementServer.") and in_cwmp:
+        if p.writable and in_cwmp:
             yield p
 
 
