@@ -40,7 +40,7 @@ DATETIMES = ["0001-01-01T00:00:00Z", "2024-01-31T12:00:00Z", "2024-01-31T12:00:0
 URLS = ["http://acs.example", "https://[::1]:7547/cwmp", "HTTP://ACS.EXAMPLE/",
         "http://user:pw@acs/", "notaurl", "ftp://x", "http://", "http:///x", "http://a b/",
         "https://acs/\x7f", "//acs/", "http://acs:99999/", "http://acs:x/", "http://[::1/"]
-STRINGS = ["", "x", "a'b", 'a"b', "a\\b", "a b", " lead", "$x", "é", "a\tb",
+STRINGS = ["", "x", "a'b", 'a"b', "a\\b", "a b", " lead", "$x", "é", "a\tb", "a\nb", "a\\\nb",
            "1 Firmware Upgrade Image", "X 00256D vendor", "Install,Update", "9001,9003"]
 
 
