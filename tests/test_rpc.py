@@ -10,8 +10,8 @@ from datetime import datetime, UTC
 import pytest
 
 import acs
-import testdata
 import xsd
+from forms import QUIRKS
 from icwmpy.config.uci import Uci
 from icwmpy.cwmp import soap
 from icwmpy.cwmp.rpcs import RPCS
@@ -176,10 +176,6 @@ def cpe(tmp_path):
     return Cpe(tmp_path)
 
 
-def capture(name):
-    return testdata.path("captures", name).read_bytes()
-
-
 # -- dispatch -------------------------------------------------------------------------------
 
 def test_get_rpc_methods_lists_exactly_the_table(cpe):
@@ -188,7 +184,7 @@ def test_get_rpc_methods_lists_exactly_the_table(cpe):
     assert all("cpe" in RPCS[m].receivers for m in methods)
     assert set(methods) == {m for m, r in RPCS.items()
                             if "cpe" in r.receivers and not m.endswith("Response")}
-    assert cpe.args(capture("catawampus/acs_integration_test_43_GetRPCMethods.xml"))
+    assert cpe.args(QUIRKS["get_rpc_methods"])
 
 
 @pytest.mark.parametrize("amd, absent", [
@@ -207,8 +203,8 @@ def test_amd_version_bounds_the_methods_offered(cpe, amd, absent):
 
 
 def test_unknown_method_is_9000(cpe):
-    answer = cpe.ask(capture("catawampus/acs_integration_test_36_NoSuchMethod.xml"))
-    assert (answer.fault.code, answer.id) == (9000, "TestCwmpId")
+    answer = cpe.ask(QUIRKS["unknown_method"])
+    assert (answer.fault.code, answer.id) == (9000, "q-1")
     assert answer.ns == NS12
 
 
@@ -278,11 +274,11 @@ def test_set_parameter_values_faults_carry_each_parameter(cpe):
 
 
 def test_catawampus_bad_set_parameter_values(cpe):
-    fault = cpe.fault(capture("catawampus/acs_integration_test_39_SetParameterValues.xml"))
+    fault = cpe.fault(QUIRKS["bad_set_parameter_values"])
     assert fault.code == 9003
     assert [(n, c) for n, c, _ in fault.details] == [
-        ("RaiseTypeError", 9005), ("RaiseValueError", 9005),
-        ("SubObject.NoSuchParameter", 9005), ("ReadOnlyParameter", 9005)]
+        ("Bad.Type", 9005), ("Bad.Value", 9005), ("Sub.NoSuchParameter", 9005),
+        ("ReadOnly", 9005)]
 
 
 def test_parameter_attributes(cpe):
@@ -312,7 +308,7 @@ def test_set_parameter_attributes_is_all_or_nothing(cpe):
     assert fault.code == 9009
     attrs = cpe.args(acs.get_parameter_attributes("Device.DeviceInfo.ProvisioningCode"))
     assert attrs["ParameterList"] == [("Device.DeviceInfo.ProvisioningCode", 0, [])]
-    fault = cpe.fault(capture("catawampus/acs_integration_test_44_SetParameterAttributes.xml"))
+    fault = cpe.fault(QUIRKS["set_parameter_attributes"])
     assert fault.code == 9005
     assert cpe.fault(acs.get_parameter_attributes("Device.Nope")).code == 9005
 
@@ -418,11 +414,10 @@ def test_auto_created_instances_go_again_when_the_set_fails(cpe):
 # -- agent actions --------------------------------------------------------------------------
 
 def test_reboot_factory_reset_schedule_inform(cpe):
-    assert cpe.args(capture("catawampus/acs_integration_test_12_Reboot.xml")) == {}
+    assert cpe.args(QUIRKS["reboot"]) == {}
     assert cpe.args(acs.factory_reset()) == {}
     assert cpe.args(acs.schedule_inform(30, "si")) == {}
-    key = soap.parse(capture("catawampus/acs_integration_test_12_Reboot.xml")).args["CommandKey"]
-    assert cpe.services.calls == [("reboot", key), ("factory_reset",),
+    assert cpe.services.calls == [("reboot", "reboot-key"), ("factory_reset",),
                                   ("schedule_inform", 30, "si")]
 
 
@@ -436,7 +431,7 @@ def test_schedule_inform_needs_a_delay(cpe):
 def test_download(cpe):
     args = cpe.args(acs.download("http://files/fw.bin", key="d1", file_size=10))
     assert args == {"Status": 1, "StartTime": UNKNOWN_TIME, "CompleteTime": UNKNOWN_TIME}
-    assert cpe.args(capture("catawampus/acs_integration_test_01_Download.xml"))["Status"] == 1
+    assert cpe.args(QUIRKS["download"])["Status"] == 1
     assert cpe.args(acs.download("ftp://files/x", "X 00D09E Voice Profile", "d3"))
     assert [t["CommandKey"] for t in cpe.queue.transfers][0] == "d1"
     assert len(cpe.queue.transfers) == 3
@@ -483,12 +478,12 @@ def schedule_download(*windows, url="http://files/fw.bin", ns=acs.CWMP_NS):
 
 
 def test_schedule_download(cpe):
-    assert cpe.args(capture("jdalberg-cwmp/schedule_download_1.xml")) == {}  # UserMessage kept
+    assert cpe.args(QUIRKS["negative_retries"]) == {}  # UserMessage kept
     assert cpe.args(schedule_download((3600, 7200, "4 Confirmation Needed", "Now?", 2),
                                       (0, 3600, "1 At Any Time", "", -1),
                                       ns=NS12)) == {}
     assert [t["TimeWindowList"][0]["UserMessage"] for t in cpe.queue.transfers] == [
-        "A message", "Now?"]
+        "Update tonight?", "Now?"]
 
 
 @pytest.mark.parametrize("windows, code", [
@@ -572,7 +567,7 @@ def test_change_du_state_bad_operations(cpe, operation, code):
 def test_change_du_state_sample_and_no_operation(cpe):
     # A CWMP 1.2 method sent in the cwmp-1-0 namespace: answered in that namespace, with
     # a code (9022) that the cwmp-1-0 schema predates, hence no schema check here.
-    sample = capture("jdalberg-cwmp/change_du_state_3.xml")
+    sample = QUIRKS["du_operations"]
     assert cpe.fault(sample, validate=False).code == 9022
     empty = soap.Envelope(ns=NS12, method="ChangeDUState", id="e",
                           args={"Operations": [], "CommandKey": "k"})
@@ -677,7 +672,7 @@ def test_voucher_for_another_device_is_denied(cpe):
 
 
 def test_voucher_samples_and_empty_list(cpe):
-    assert cpe.fault(capture("jdalberg-cwmp/set_vouchers_1.xml")).code == 9003  # "FooMooBar"
+    assert cpe.fault(QUIRKS["base64_array"]).code == 9003  # "Voucher1"
     assert cpe.fault(set_vouchers()).code == 9003
     assert cpe.args(get_options()) == {"OptionList": []}
     assert cpe.fault(get_options("Unknown")).code == 9003

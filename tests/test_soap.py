@@ -10,6 +10,7 @@ from icwmpy.cwmp.rpcs import RPCS
 from icwmpy.cwmp.xsdtypes import UNKNOWN_TIME, format_datetime, parse_datetime
 from icwmpy.faults import CwmpFault
 import testdata
+from forms import QUIRKS
 from xsd import SAMPLES
 
 
@@ -36,138 +37,6 @@ def fault_of(data, **kw):
 def test_every_capture_parses(path):
     env = soap.parse(path.read_bytes())
     assert env.method and env.ns.startswith("urn:dslforum-org:cwmp-1-") and env.id
-
-
-def envelope(body, header="", soap_prefix="SOAP-ENV", enc_prefix="SOAP-ENC",
-             ns="urn:dslforum-org:cwmp-1-0", attributes=""):
-    """An envelope in the prefixes and layout real ACSs and CPEs use (not soap.build's)."""
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<{soap_prefix}:Envelope{attributes}\n'
-            f'    xmlns:{soap_prefix}="http://schemas.xmlsoap.org/soap/envelope/"\n'
-            f'    xmlns:{enc_prefix}="http://schemas.xmlsoap.org/soap/encoding/"\n'
-            f'    xmlns:xsd="http://www.w3.org/2001/XMLSchema"\n'
-            f'    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"\n'
-            f'    xmlns:cwmp="{ns}">\n'
-            f'  <{soap_prefix}:Header>\n'
-            f'    <cwmp:ID {soap_prefix}:mustUnderstand="1">q-1</cwmp:ID>{header}\n'
-            f'  </{soap_prefix}:Header>\n'
-            f'  <{soap_prefix}:Body>\n{body}\n  </{soap_prefix}:Body>\n'
-            f'</{soap_prefix}:Envelope>\n').encode()
-
-
-def inform(current_time, oui="0C2A86", retry=0, array_length="2"):
-    return envelope(f"""    <cwmp:Inform>
-      <DeviceId><Manufacturer>Example</Manufacturer><OUI>{oui}</OUI>
-        <ProductClass>Box</ProductClass><SerialNumber>SN1</SerialNumber></DeviceId>
-      <Event SOAP-ENC:arrayType="cwmp:EventStruct[1]">
-        <EventStruct><EventCode>2 PERIODIC</EventCode><CommandKey></CommandKey></EventStruct>
-      </Event>
-      <MaxEnvelopes>1</MaxEnvelopes>
-      <CurrentTime>{current_time}</CurrentTime>
-      <RetryCount>{retry}</RetryCount>
-      <ParameterList SOAP-ENC:arrayType="cwmp:ParameterValueStruct[{array_length}]">
-        <ParameterValueStruct><Name>InternetGatewayDevice.DeviceInfo.SpecVersion</Name>
-          <Value xsi:type="xsd:string">1.0</Value></ParameterValueStruct>
-        <ParameterValueStruct><Name>InternetGatewayDevice.DeviceInfo.ProvisioningCode</Name>
-          <Value xsi:type="xsd:string"></Value></ParameterValueStruct>
-      </ParameterList>
-    </cwmp:Inform>""")
-
-
-# Messages with the quirks of real ACSs and CPEs (facts from the captures of catawampus,
-# Fullrate cwmp_ex and jdalberg/cwmp; see the README's test data paragraph), written here.
-QUIRKS = {
-    # Clark-notation arrayType claiming 1 item for 3 ns3:string items (catawampus ACS tests)
-    "clark_array_type": envelope("""<cwmp:GetParameterValues><ParameterNames
-      soapenc:arrayType="{urn:dslforum-org:cwmp-1-2}string[1]"><ns3:string
-      xmlns="urn:dslforum-org:cwmp-1-2" xmlns:ns3="urn:dslforum-org:cwmp-1-2">A.b</ns3:string>
-      <ns3:string xmlns:ns3="urn:dslforum-org:cwmp-1-2">A.c</ns3:string><ns3:string
-      xmlns:ns3="urn:dslforum-org:cwmp-1-2">A.d</ns3:string></ParameterNames>
-      </cwmp:GetParameterValues>""", "<cwmp:HoldRequests>0</cwmp:HoldRequests>",
-        "soapenv", "soapenc", "urn:dslforum-org:cwmp-1-2"),
-    # ns5:ParameterValueStruct with redundant xmlns, xsi:type in the SOAP-ENC namespace and
-    # a local xs: prefix, HoldRequests 1 with mustUnderstand (Google's production ACS)
-    "prefixed_structs": envelope("""<cwmp:SetParameterValues>
-      <ParameterList soapenc:arrayType="cwmp:ParameterValueStruct[2]">
-        <ns5:ParameterValueStruct xmlns:ns1="http://schemas.xmlsoap.org/soap/encoding/"
-            xmlns:ns4="urn:dslforum-org:cwmp-1-0" xmlns:ns5="urn:dslforum-org:cwmp-1-2">
-          <Name>A.Enable</Name>
-          <Value xmlns:xs="http://www.w3.org/2001/XMLSchema" xsi:type="xs:boolean">true</Value>
-        </ns5:ParameterValueStruct>
-        <ns5:ParameterValueStruct xmlns:ns1="http://schemas.xmlsoap.org/soap/encoding/"
-            xmlns:ns5="urn:dslforum-org:cwmp-1-2">
-          <Name>A.Interval</Name>
-          <Value xsi:type="ns1:unsignedInt">60</Value>
-        </ns5:ParameterValueStruct>
-      </ParameterList>
-      <ParameterKey>InitConfig</ParameterKey>
-    </cwmp:SetParameterValues>""",
-        '<cwmp:HoldRequests soapenv:mustUnderstand="1">1</cwmp:HoldRequests>',
-        "soapenv", "soapenc", "urn:dslforum-org:cwmp-1-2"),
-    # a TransferList element per transfer, "True" as a boolean
-    "transfer_per_element": envelope("""<cwmp:GetAllQueuedTransfersResponse>
-      <TransferList><CommandKey>k1</CommandKey><State>2</State><IsDownload>True</IsDownload>
-        <FileType>1 Firmware Upgrade Image</FileType><FileSize>12</FileSize>
-        <TargetFileName>a</TargetFileName></TransferList>
-      <TransferList><CommandKey>k2</CommandKey><State>1</State><IsDownload>False</IsDownload>
-        <FileType>1 Firmware Upgrade Image</FileType><FileSize>0</FileSize>
-        <TargetFileName></TargetFileName></TransferList>
-    </cwmp:GetAllQueuedTransfersResponse>""", soap_prefix="soap", enc_prefix="soap-enc",
-        ns="urn:dslforum-org:cwmp-1-2"),
-    # a CPE's malformed CurrentTime, lower-case OUI, a long retry count (a Fullrate device)
-    "malformed_current_time": inform("2019-03-05T11:54::14", oui="00a859", retry=942),
-    # a zone offset, and an arrayType length with leading zeros (a ZyXEL VMG)
-    "zoned_current_time": inform("2016-01-30T13:20:27+01:00", array_length="0002"),
-    # no zone at all, and encodingStyle on the envelope (a ZyXEL P-2601)
-    "naive_current_time": inform("2015-01-19T23:08:24").replace(
-        b"<SOAP-ENV:Envelope", b'<SOAP-ENV:Envelope '
-        b'SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"', 1),
-    # Operations and Results as arrays of structs, Fault wrapped in FaultStruct (jdalberg)
-    "du_operations": envelope("""<cwmp:ChangeDUState><CommandKey>ck</CommandKey><Operations>
-      <InstallOpStruct><URL>http://du.example/a</URL><UUID>u-1</UUID><Username>u</Username>
-        <Password>p</Password><ExecutionEnvRef>env</ExecutionEnvRef></InstallOpStruct>
-      <UpdateOpStruct><URL>http://du.example/a</URL><UUID>u-1</UUID><Username>u</Username>
-        <Password>p</Password><Version>v2</Version></UpdateOpStruct>
-      <UninstallOpStruct><URL>http://du.example/b</URL><UUID>u-2</UUID>
-        <ExecutionEnvRef>env2</ExecutionEnvRef></UninstallOpStruct>
-    </Operations></cwmp:ChangeDUState>"""),
-    "du_results": envelope("""<cwmp:DUStateChangeComplete><CommandKey>ck</CommandKey>
-      <Results SOAP-ENC:arrayType="cwmp:OpResultStruct[1]"><OpResultStruct>
-        <UUID>u-1</UUID><DeploymentUnitRef>ref</DeploymentUnitRef><Version>v2</Version>
-        <CurrentState>Installed</CurrentState><Resolved>1</Resolved>
-        <ExecutionUnitRefList>a,b</ExecutionUnitRefList>
-        <StartTime>2015-01-19T23:45:12+00:00</StartTime>
-        <CompleteTime>2015-01-19T23:55:12+00:00</CompleteTime>
-        <Fault><FaultStruct><FaultCode>0</FaultCode><FaultString></FaultString></FaultStruct>
-        </Fault></OpResultStruct></Results></cwmp:DUStateChangeComplete>"""),
-    "base64_array": envelope("""<cwmp:SetVouchers><VoucherList SOAP-ENC:arrayType="base64[1]">
-      <base64>Vm91Y2hlcjE=</base64></VoucherList></cwmp:SetVouchers>"""),
-    "negative_retries": envelope("""<cwmp:ScheduleDownload><CommandKey>ck</CommandKey>
-      <FileType>1 Firmware Upgrade Image</FileType><URL>http://files.example/fw</URL>
-      <Username>u</Username><Password>p</Password><FileSize>123</FileSize>
-      <TargetFileName>fw</TargetFileName>
-      <TimeWindowList SOAP-ENC:arrayType="cwmp:TimeWindowStruct[1]"><TimeWindowStruct>
-        <WindowStart>5</WindowStart><WindowEnd>45</WindowEnd>
-        <WindowMode>1 At Any Time</WindowMode><UserMessage>m</UserMessage>
-        <MaxRetries>-1</MaxRetries></TimeWindowStruct></TimeWindowList>
-    </cwmp:ScheduleDownload>"""),
-    # an unknown method with an argument; a CPE's fault in soap:Fault (catawampus)
-    "unknown_method": envelope("<cwmp:NoSuchMethod><NoSuchArgument/></cwmp:NoSuchMethod>",
-                               ns="urn:dslforum-org:cwmp-1-2"),
-    "soap_fault": envelope("""<soap:Fault><faultcode>Client</faultcode>
-      <faultstring>CWMP fault</faultstring><detail><cwmp:Fault><FaultCode>9005</FaultCode>
-      <FaultString>No such parameter: Info</FaultString></cwmp:Fault></detail></soap:Fault>""",
-                           soap_prefix="soap", ns="urn:dslforum-org:cwmp-1-2"),
-    # non-ASCII values with a newline, xs:integer (catawampus ACS tests)
-    "unicode_values": envelope("""<cwmp:SetParameterValues><ParameterList>
-      <ns2:ParameterValueStruct xmlns:ns2="urn:dslforum-org:cwmp-1-2"><Name>S</Name><Value
-        xmlns:xs="http://www.w3.org/2001/XMLSchema" xsi:type="xs:string">\u00b4
-X</Value></ns2:ParameterValueStruct>
-      <ns2:ParameterValueStruct xmlns:ns2="urn:dslforum-org:cwmp-1-2"><Name>I</Name><Value
-        xmlns:xs="http://www.w3.org/2001/XMLSchema" xsi:type="xs:integer">0</Value>
-      </ns2:ParameterValueStruct></ParameterList><ParameterKey>k</ParameterKey>
-    </cwmp:SetParameterValues>""", ns="urn:dslforum-org:cwmp-1-2"),
-}
 
 
 def quirk(name):
