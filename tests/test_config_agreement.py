@@ -116,7 +116,7 @@ def spv_every_sample(tmp_path, p):
     """SPV each sample, loading the config after each as the next start would.
 
     Returns the values that made the start fail (with the error) and the cwmp options
-    written, as {(section type, option): parsed cwmp.spec check}.
+    written, as {(section type, option): its cwmp.spec check}.
     """
     confdir = tmp_path / "config"
     confdir.mkdir()
