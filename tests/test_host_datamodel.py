@@ -186,3 +186,12 @@ def test_read_only_and_unknown_parameters_fault(host):
     assert done.returncode == 1 and "Fault 9008" in done.stderr
     done = cli(host, "get", "Device.Nope")
     assert done.returncode == 1 and "Fault 9005" in done.stderr
+
+
+@pytest.mark.parametrize("amd, offered", [("3", "0"), ("4", "1"), ("6", "1")])
+def test_alias_based_addressing_is_offered_from_amendment_4(host, amd, offered):
+    uci = Uci(str(host.conf))
+    uci.set("cwmp", "cpe", "amd_version", amd)
+    uci.commit("cwmp")
+    done = cli(host, "get", "Device.ManagementServer.AliasBasedAddressing")
+    assert done.stdout.strip() == f"Device.ManagementServer.AliasBasedAddressing => {offered}"

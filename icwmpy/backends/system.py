@@ -159,9 +159,10 @@ def set_acs_url(ctx, value, url, dhcp_url, dhcp_discovery):
 
 
 def alias_based_addressing(ctx, option):
-    """icwmp supports alias-based addressing from CWMP amendment 5 on (amd_version)."""
+    """Alias-based addressing is a TR-069 Amendment 4 feature: offered from amd_version 4 on,
+    as the RPC layer does (icwmp's getter says > 4 while its alias handling starts at 4)."""
     try:
-        return "1" if int(_uci(ctx, option, "5") or 5) > 4 else "0"
+        return "1" if int(_uci(ctx, option, "5") or 5) >= 4 else "0"
     except ValueError:
         return "0"
 
