@@ -15,7 +15,6 @@ import time
 from lxml import etree
 
 import acs as A
-import testdata
 import xsd
 from cpe import REPO, Cpe
 from icwmpy.cli import default_datamodel_dir
@@ -54,7 +53,7 @@ def check_message(datagram, password):
     assert headers["Signature"].lower() == expected
     doc = etree.fromstring(body)
     if xsd.available():   # the schemas are third-party test data
-        path = testdata.path("cwmp-xsd", "cwmp-UDPLightweightNotification-1-0.xsd")
+        path = xsd.XSD_DIR / "cwmp-UDPLightweightNotification-1-0.xsd"
         etree.XMLSchema(etree.parse(str(path), xsd._resolver_parser())).assertValid(doc)
     ns = {"n": "urn:broadband-forum-org:cwmp:lwnotif-1-0"}
     fields = {tag: doc.findtext(f"n:{tag}", namespaces=ns)

@@ -43,8 +43,3 @@ def each_capture(test):
     """Decorator: run ``test(path)`` once per capture; it skips, with the reason, without them."""
     parametrize = pytest.mark.parametrize("path", captures(), ids=lambda p: p.name)
     return needs("captures")(parametrize(test))
-
-
-def capture(name):
-    """The bytes of the capture called ``name``, in whichever folder of ``captures/`` it is."""
-    return next(path("captures").glob(f"**/{name}")).read_bytes()
