@@ -1,9 +1,10 @@
 """Where the test data is expected, a skipped test fails, unless a system facility is missing.
 
 A test that skips where it should run is a test that cannot fail. So wherever the third-party
-test data is found (see ``testdata.py``), or ``ICWMPY_STRICT_SKIPS=1`` insists, as in CI, every
-skip becomes a failure unless its reason starts with one of :data:`FACILITIES`: a tool or kernel
-facility this machine lacks, which no checkout can provide.
+test data is expected (found, or named by ``ICWMPY_TEST_DATA``: see ``testdata.py``), or
+``ICWMPY_STRICT_SKIPS=1`` insists, every skip becomes a failure unless its reason starts with
+one of :data:`FACILITIES`: a tool or kernel facility this machine lacks, which no checkout can
+provide.
 """
 
 import os
@@ -21,7 +22,7 @@ FACILITIES = (
     "no 'ip' tool",
     "the uci tool is not installed",
 )
-STRICT = os.environ.get("ICWMPY_STRICT_SKIPS") == "1" or testdata.found()
+STRICT = os.environ.get("ICWMPY_STRICT_SKIPS") == "1" or testdata.expected()
 
 
 def _fail_unexpected_skip(report):

@@ -69,3 +69,5 @@ def test_the_variable_names_the_data_folder(tmp_path):
     (tmp_path / "elsewhere" / "cwmp-xsd").mkdir(parents=True)
     out = run(tmp_path, ICWMPY_TEST_DATA=str(tmp_path / "elsewhere"))
     assert out[-1].startswith("1 failed, 1 passed, 1 skipped, 1 error"), out
+    out = run(tmp_path / "again", ICWMPY_TEST_DATA=str(tmp_path / "missing"))
+    assert out[-1].startswith("1 failed, 1 skipped, 2 errors"), out   # set, so expected

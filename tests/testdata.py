@@ -22,6 +22,11 @@ def found(folder=""):
     return (ROOT / folder).is_dir()
 
 
+def expected():
+    """Whether this run should have the data: ``$ICWMPY_TEST_DATA`` is set, or it is found."""
+    return bool(os.environ.get(ENV)) or found()
+
+
 def needs(folder):
     """Mark for a test (or ``pytestmark`` for a module) that reads ``folder`` of the data."""
     return pytest.mark.skipif(not found(folder), reason=REASON.format(folder))
