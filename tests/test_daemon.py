@@ -536,6 +536,8 @@ def test_kill_during_the_apply_reports_it_once_and_not_as_a_success(tmp_path):
             if transfers.exists() and '"phase":"applying"' in transfers.read_text():
                 break
             await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the apply never started")
         assert await restart_and_get_the_transfer_complete(acs, cpe) == ("cfg-1", "9010")
         assert not applied.exists()
         await asyncio.sleep(1.5)
@@ -556,6 +558,8 @@ def test_kill_between_the_apply_and_the_transfer_complete_delivers_it_once(tmp_p
             if applied.exists():
                 break
             await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the file was never applied")
         await asyncio.sleep(0.5)   # applied, TransferComplete not yet delivered
         assert await restart_and_get_the_transfer_complete(acs, cpe) == ("cfg-2", "0")
         assert applied.read_bytes() == b"x" * 5000

@@ -267,6 +267,8 @@ def test_autonomous_work_started_over_dbus(tmp_path):
                         if any(p.name.endswith("second.bin") for p in applied.iterdir()):
                             break
                         await asyncio.sleep(0.1)
+                    else:
+                        raise AssertionError("the autonomous download was never applied")
                     await tr069.call_request_download("1 Firmware Upgrade Image",
                                                       {"Version": "2.0"})
                     session, message = await w.acs.wait_message("RequestDownload",
