@@ -23,7 +23,7 @@ from icwmpy.bus import BusService
 from icwmpy.cli import datamodel_dir
 from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.config.uci import Uci, UciError
-from icwmpy.cr import CrServer, Route
+from icwmpy.cr import CrServer, Route, firewall
 from icwmpy.cr import udp as udp_cr
 from icwmpy.cr.xmpp import XmppConnReq
 from icwmpy.model import DataModel
@@ -37,6 +37,9 @@ log = logging.getLogger("icwmpy")
 
 CR_URL = "Device.ManagementServer.ConnectionRequestURL"
 SIOCGIFADDR = 0x8915
+# icwmp tries the next port without end; a bound keeps a broken device from scanning
+CR_PORT_TRIES = 10
+_IFA_UNUSABLE = 0x08 | 0x20  # /proc/net/if_inet6 flags: IFA_F_DADFAILED, IFA_F_DEPRECATED
 
 
 class AlreadyRunning(Exception):
@@ -59,10 +62,12 @@ def lock_pidfile(rundir):
     return fd
 
 
-def interface_address(name):
-    """IPv4 address of a network interface, or None."""
+def interface_address(name, version=4):
+    """The address of IP ``version`` of a network interface (IPv6: a global one), or None."""
     if not name:
         return None
+    if version == 6:
+        return _global_ipv6_address(name)
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             packed = fcntl.ioctl(s.fileno(), SIOCGIFADDR, struct.pack("256s", name.encode()[:15]))
@@ -71,14 +76,41 @@ def interface_address(name):
         return None
 
 
-def connection_request_url(cpe, port):
-    """The URL the ACS should use: advertised host, else the WAN address, else loopback."""
-    host = cpe.advertise_host or interface_address(cpe.interface) or interface_address(
-        cpe.default_wan_interface)
+def _global_ipv6_address(name):
+    try:
+        with open("/proc/net/if_inet6", encoding="ascii") as f:
+            for line in f:
+                address, _, _, scope, flags, device = line.split()
+                if device == name and scope == "00" and not int(flags, 16) & _IFA_UNUSABLE:
+                    return str(ipaddress.IPv6Address(bytes.fromhex(address)))
+    except OSError:
+        pass
+    return None
+
+
+def listener_ip_version(settings):
+    """What the connection request listeners bind: 4, 6, or None for both (icwmp's
+    cwmp.acs.ip_version, which cwmp.cpe.force_ipv4 overrides)."""
+    if settings.cpe.force_ipv4:
+        return 4
+    return int(settings.acs.ip_version) if settings.acs.ip_version else None
+
+
+def url_ip_version(settings):
+    """The IP version of ConnectionRequestURL: the listeners', else 6 with acs.ipv6_enable."""
+    return listener_ip_version(settings) or (6 if settings.acs.ipv6_enable else 4)
+
+
+def connection_request_url(settings, port):
+    """The URL the ACS should use: advertised host, else the address of the listening
+    interface or the WAN interface in the configured IP version, else loopback."""
+    cpe, version = settings.cpe, url_ip_version(settings)
+    host = cpe.advertise_host or interface_address(cpe.interface, version) or interface_address(
+        cpe.default_wan_interface, version)
     if not host:
-        log.warning("no address on interface %r and no cwmp.cpe.advertise_host: "
-                    "advertising 127.0.0.1", cpe.interface or cpe.default_wan_interface)
-        host = "127.0.0.1"
+        host = "127.0.0.1" if version == 4 else "::1"
+        log.warning("no IPv%d address on interface %r and no cwmp.cpe.advertise_host: "
+                    "advertising %s", version, cpe.interface or cpe.default_wan_interface, host)
     try:
         if ipaddress.ip_address(host).version == 6:
             host = f"[{host}]"
@@ -86,6 +118,41 @@ def connection_request_url(cpe, port):
         pass
     path = cpe.path if cpe.path.startswith("/") else "/" + cpe.path
     return f"http://{host}:{port}{path}"
+
+
+def keep_port(uci, configured, bound):
+    """Write the port the listener got back to cwmp.cpe.port when the configured one was
+    taken (as icwmp does), so the URL, the firewall and the next start agree on it."""
+    if configured in (0, bound):
+        return
+    section = "cpe" if uci.section_type("cwmp", "cpe") else "@cpe[0]"
+    uci.set("cwmp", section, "port", str(bound))
+    uci.commit("cwmp")
+    log.warning("connection request port %d is taken: listening on %d (now cwmp.cpe.port)",
+                configured, bound)
+
+
+async def open_firewall(uci, model, settings, port, udp):
+    """Keep the firewall rule for the connection request port (cwmp.cpe.firewall_rule;
+    unset: when the firewall package exists) and reload the firewall when it changed."""
+    cpe = settings.cpe
+    wanted = cpe.firewall_rule
+    if not (os.path.isfile(uci.path("firewall")) if wanted is None else wanted):
+        return
+    try:
+        changed = firewall.open_port(uci, port, udp=udp, network=cpe.default_wan_interface)
+    except (UciError, OSError) as e:
+        log.error("cannot open the connection request port in the firewall: %s", e)
+        return
+    if not changed:
+        return
+    log.info("firewall: rule %s accepts port %d (%s)", firewall.SECTION, port,
+             "tcp, udp" if udp else "tcp")
+    command = model.defs.reload.get("firewall")
+    if command:
+        proc = await asyncio.create_subprocess_shell(command, stdin=asyncio.subprocess.DEVNULL)
+        if await proc.wait():
+            log.warning("%r exited with status %d", command, proc.returncode)
 
 
 def first_start_after_boot(rundir):
@@ -147,14 +214,25 @@ async def serve(args, settings):
     if not cpe.enable:
         log.info("cwmp.cpe.enable is off: not starting")
         return 0
-    cr = CrServer("::", cpe.port, header_timeout=cpe.cr_timeout)
+    version, device = listener_ip_version(agent.settings), cpe.interface or None
+    cr = CrServer("::", cpe.port, version=version, device=device, port_tries=CR_PORT_TRIES,
+                  header_timeout=cpe.cr_timeout)
     cr.add_route(cpe.path if cpe.path.startswith("/") else "/" + cpe.path, Route(
         credentials=lambda: (uci.get("cwmp", "cpe", "userid", "") or "",
                              uci.get("cwmp", "cpe", "passwd", "") or ""),
         on_request=lambda: agent.trigger("6 CONNECTION REQUEST"),
+        allow_basic=lambda: agent.settings.cpe.authentication == "Basic",
         throttle=lambda: agent.settings.cpe.cr_throttle))
-    await cr.start()
-    url = connection_request_url(cpe, cr.port)
+    try:
+        await cr.start()
+    except OSError as e:
+        log.error("cannot listen for connection requests on port %d%s: %s", cpe.port,
+                  f" of interface {device}" if device else "", e)
+        await model.ctx.dbus.aclose()
+        curl.close()
+        return 1
+    keep_port(uci, cpe.port, cr.port)
+    url = connection_request_url(agent.settings, cr.port)
     model.write(CR_URL, url)
     log.info("icwmpd started: connection requests on %s", url)
     loop = asyncio.get_running_loop()
@@ -166,7 +244,9 @@ async def serve(args, settings):
         transfers.progress = bus.transfer_progress
     # UDP connection requests + STUN (TR-069 Annex G) on the same port number; last before
     # agent.run(), as its STUN task writes through agent.run_model.
-    udp = await udp_cr.start(agent, cr.port, urlsplit(url).hostname)
+    udp = await udp_cr.start(agent, cr.port, urlsplit(url).hostname, version=version,
+                             device=device)
+    await open_firewall(uci, model, agent.settings, cr.port, udp is not None)
     # XMPP connection requests (TR-069 Annex K): connected only while
     # ManagementServer.ConnReqXMPPConnection names an enabled Device.XMPP.Connection
     # (followed live); slixmpp is imported only then.

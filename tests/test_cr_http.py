@@ -17,6 +17,7 @@ import time
 import pytest
 
 from icwmpy.cr import CrServer, Route
+from icwmpy.cr.http import RateLimit
 from icwmpy.cr.nonces import NonceStore, Verdict
 
 
@@ -296,9 +297,8 @@ def test_burst_inside_throttle_window_triggers_once(loop, start):
     url = f"http://127.0.0.1:{server.port}/cr"
     results = [curl(url, "--digest", "-u", "acs:s3cret") for _ in range(4)]
     assert [status for status, _ in results] == [200, 503, 503, 503]
-    for _, headers in results[1:]:
-        retry = int(re.search(r"Retry-After: (\S+)", headers).group(1))
-        assert 1 <= retry <= 5
+    for _, headers in results[1:]:  # TR-069 3.2.2: SHOULD NOT include Retry-After
+        assert "Retry-After" not in headers
     assert triggers(loop, cpe) == 1
 
 
@@ -430,3 +430,41 @@ def test_close_cuts_open_connections_quietly(loop, caplog):
         assert time.monotonic() - began < 1
     loop.sync()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_by_default_at_most_50_requests_in_5_seconds_are_accepted(loop, start):
+    """icwmp's bound (TR-069 3.2.2: the CPE SHOULD restrict them): a flood of correct
+    requests gets 503 from the 51st on, without Retry-After."""
+    cpe = Cpe()
+    server = start({"/cr": cpe})
+    url = f"http://127.0.0.1:{server.port}/cr"
+    done = subprocess.run(["curl", "-sS", "--noproxy", "*", "--max-time", "20", "--digest",
+                           "-u", "acs:s3cret", "-D", "-", "-w", "%{http_code}\\n", *[url] * 53],
+                          capture_output=True, text=True, timeout=30)
+    codes = re.findall(r"^(\d{3})$", done.stdout, re.M)
+    assert codes == ["200"] * 50 + ["503"] * 3
+    assert "Retry-After" not in done.stdout
+    assert triggers(loop, cpe) == 50
+
+
+def test_rate_limit_window_slides():
+    rate = RateLimit(2, 1.0)
+    assert rate.allow(0.0) and rate.allow(0.5)
+    assert not rate.allow(0.9)  # a refusal is not counted
+    assert rate.allow(1.0) and not rate.allow(1.2)
+    assert rate.allow(1.5)
+
+
+def test_a_taken_port_moves_the_listener_to_the_next_one(loop):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = CrServer("127.0.0.1", port, port_tries=5)
+        loop.run(server.start())
+        try:
+            assert server.port == port + 1
+        finally:
+            loop.run(server.close())
+        with pytest.raises(OSError):
+            loop.run(CrServer("127.0.0.1", port).start())  # one try: the error stays

@@ -649,3 +649,112 @@ def test_a_voucher_for_another_device_is_refused_by_the_daemon(tmp_path):
         assert names == ["Mine"]
         assert await finish(acs, cpe) == 0
     run(main())
+
+
+async def curl_status(url, *args):
+    """The HTTP status curl ends with ("000": no connection)."""
+    proc = await asyncio.create_subprocess_exec(
+        "curl", "-sS", "-g", "--noproxy", "*", "--max-time", "5", "-o", "/dev/null",
+        "-w", "%{http_code}", *args, url, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    return out.decode()
+
+
+async def logged_again(cpe, text, times, timeout=TIMEOUT):
+    """Wait until the daemon's log has ``text`` ``times`` times (one per start)."""
+    async with asyncio.timeout(timeout):
+        while cpe.log_text().count(text) < times:
+            await asyncio.sleep(0.05)
+
+
+def test_a_taken_connection_request_port_moves_to_the_next_one(tmp_path):
+    """As icwmp: the next port is used, written back to cwmp.cpe.port and published."""
+    import socket
+
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        port = int(Uci(str(cpe.confdir)).get("cwmp", "cpe", "port"))
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", port))
+            taken.listen()
+            await cpe.start()
+            await acs.wait_session(1, timeout=TIMEOUT)
+            url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+            assert url == f"http://127.0.0.1:{port + 1}/"
+            assert Uci(str(cpe.confdir)).get("cwmp", "cpe", "port") == str(port + 1)
+            assert f"connection request port {port} is taken: listening on {port + 1}" \
+                in cpe.log_text()
+            assert await curl_status(url, "--digest", "-u", "cr:cr-secret") == "200"
+            await acs.wait_session(2, timeout=TIMEOUT)
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def test_basic_authentication_of_connection_requests_is_an_option(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+        assert await curl_status(url, "--basic", "-u", "cr:cr-secret") == "401"
+        assert await finish(acs, cpe) == 0
+        cpe.configure({("cpe", "authentication"): "Basic"})
+        await acs.start()
+        await cpe.start(boot=False)
+        await logged_again(cpe, "icwmpd started", 2)
+        assert await curl_status(url, "--basic", "-u", "cr:cr-secret") == "200"
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert ("6 CONNECTION REQUEST", "") in s.events
+        assert await curl_status(url, "--digest", "-u", "cr:cr-secret") == "200"
+        assert "unknown option" not in cpe.log_text()
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+FIREWALL = """config defaults
+\toption input 'REJECT'
+
+config zone
+\toption name 'wide'
+\tlist network 'wan'
+\tlist network 'wan6'
+\toption input 'REJECT'
+"""
+
+
+def test_the_connection_request_port_is_opened_in_the_firewall(tmp_path):
+    """A rule in the UCI firewall package, in the zone of default_wan_interface, that
+    follows the port; none without the firewall package, none when turned off."""
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        (cpe.confdir / "firewall").write_text(FIREWALL)
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        port = Uci(str(cpe.confdir)).get("cwmp", "cpe", "port")
+        rule = Uci(str(cpe.confdir)).options("firewall", "icwmp_cr")
+        assert rule == {"name": "Open_ACS_port", "src": "wide", "proto": "tcp udp",
+                        "dest_port": port, "target": "ACCEPT"}
+        assert await finish(acs, cpe) == 0
+        cpe.configure({("cpe", "port"): str(free_port())})
+        await acs.start()
+        await cpe.start(boot=False)
+        await logged_again(cpe, "firewall: rule icwmp_cr accepts port", 2)
+        uci = Uci(str(cpe.confdir))
+        assert uci.get("firewall", "icwmp_cr", "dest_port") == uci.get("cwmp", "cpe", "port")
+        assert [t for _, t in uci.sections("firewall")] == ["defaults", "zone", "rule"]
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+@pytest.mark.parametrize("setting", [None, "0"])
+def test_no_firewall_rule_without_the_package_or_when_turned_off(tmp_path, setting):
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("cpe", "firewall_rule"): setting} if setting else {})
+        if setting:
+            (cpe.confdir / "firewall").write_text(FIREWALL)
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        assert await finish(acs, cpe) == 0
+        assert (cpe.confdir / "firewall").read_text() == FIREWALL if setting \
+            else not (cpe.confdir / "firewall").exists()
+    run(main())

@@ -13,9 +13,9 @@ compares secrets in constant time, refuses replays, and never lets an exception 
 import asyncio
 import base64
 import binascii
+import collections
 import hmac
 import logging
-import math
 import re
 import secrets
 import socket
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from .. import digest
 from .nonces import NonceStore, Verdict
+from .sockets import first_free
 
 log = logging.getLogger("icwmpy.cr")
 
@@ -59,6 +60,25 @@ def _no_throttle():
     return 0
 
 
+class RateLimit:
+    """At most ``limit`` accepted requests in any ``period`` seconds. TR-069 3.2.2: the CPE
+    SHOULD restrict the connection requests it accepts in a period of time; icwmp's bound
+    is 50 in 5 s, the default here. An ACS stays well below it, a flood does not."""
+
+    def __init__(self, limit=50, period=5.0):
+        self.limit, self.period = limit, period
+        self._accepted = collections.deque()
+
+    def allow(self, now):
+        """True (and counted) when one more request fits in the window ending ``now``."""
+        while self._accepted and now - self._accepted[0] >= self.period:
+            self._accepted.popleft()
+        if len(self._accepted) >= self.limit:
+            return False
+        self._accepted.append(now)
+        return True
+
+
 @dataclass(eq=False)
 class Route:
     """One connection request target: whose credentials, and what to do when it fires.
@@ -73,6 +93,7 @@ class Route:
     on_request: Callable[[], None]
     allow_basic: Callable[[], bool] = _never
     throttle: Callable[[], float] = _no_throttle  # minimum seconds between triggers, 0 = none
+    rate: RateLimit = field(default_factory=RateLimit)
     _last_trigger: float | None = field(default=None, init=False, repr=False)
 
 
@@ -154,38 +175,24 @@ def _response_bytes(status, headers):
     return "\r\n".join(lines).encode("latin-1")
 
 
-def _dual_stack_socket(port):
-    """One listening socket for IPv6 and IPv4 (a single port, even when ``port`` is 0).
-
-    asyncio marks its own IPv6 sockets IPV6_V6ONLY, so dual stack needs our own socket.
-    Falls back to IPv4 alone on a kernel without IPv6.
-    """
-    try:
-        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    except OSError:
-        sock, address = socket.socket(socket.AF_INET, socket.SOCK_STREAM), ("0.0.0.0", port)
-    else:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        address = ("::", port)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 class CrServer:
-    """The asyncio HTTP server answering connection requests for a set of routes."""
+    """The asyncio HTTP server answering connection requests for a set of routes.
 
-    def __init__(self, host="::", port=7547, *, header_timeout=10.0, max_request=8192,
-                 realm="icwmpy", nonce_ttl=300.0, max_connections=32, max_nonces=256):
+    ``host`` "::" (or "") listens on every address of IP ``version`` (4, 6, None = both),
+    only on interface ``device`` when given; another ``host`` on that address alone. When
+    ``port`` is taken, the next of ``port_tries`` ports is used (``port`` then says which).
+    """
+
+    def __init__(self, host="::", port=7547, *, version=None, device=None, port_tries=1,
+                 header_timeout=10.0, max_request=8192, realm="icwmpy", nonce_ttl=300.0,
+                 max_connections=32, max_nonces=256):
         if not realm or _CONTROL.search(realm) or '"' in realm or "\\" in realm:
             raise ValueError(f"unusable Digest realm {realm!r}")
         self.host = host
         self.port = port  # the bound port once started (useful with port 0)
+        self._where = {"host": None if host in ("", "::") else host, "version": version,
+                       "device": device or None}
+        self._port_tries = port_tries
         self._header_timeout = header_timeout
         self._max_request = max_request
         self._realm = realm
@@ -209,13 +216,12 @@ class CrServer:
         self._routes.pop(path, None)
 
     async def start(self):
-        if self.host in ("", "::"):
-            where = {"sock": _dual_stack_socket(self.port)}
-        else:
-            where = {"host": self.host, "port": self.port, "reuse_address": True}
-        self._server = await asyncio.start_server(self._handle, limit=self._max_request, **where)
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.info("connection request listener on %s port %d", self.host or "::", self.port)
+        sock = first_free(socket.SOCK_STREAM, self.port, self._port_tries, **self._where)
+        self._server = await asyncio.start_server(self._handle, limit=self._max_request, sock=sock)
+        self.port = sock.getsockname()[1]
+        device = self._where["device"]
+        log.info("connection request listener on %s port %d%s", self.host or "::", self.port,
+                 f" (interface {device})" if device else "")
 
     async def close(self):
         """Stop listening and cut every connection still open."""
@@ -317,12 +323,14 @@ class CrServer:
         challenge = self._authenticate(request, route)
         if challenge is not None:
             return 401, challenge, None
+        # Refused with a bare 503: TR-069 3.2.2 says no Retry-After for this reason.
         window = route.throttle()
         now = time.monotonic()
         if window > 0 and route._last_trigger is not None \
                 and now - route._last_trigger < window:
-            retry = max(1, math.ceil(window - (now - route._last_trigger)))
-            return 503, [("Retry-After", str(retry))], None
+            return 503, [], None
+        if not route.rate.allow(now):
+            return 503, [], None
         route._last_trigger = now
         return 200, [], route
 

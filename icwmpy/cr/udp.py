@@ -21,10 +21,13 @@ by their first bytes (STUN: first two bits zero and the magic cookie; requests: 
 import asyncio
 import hmac
 import logging
+import socket
 import time
 from urllib.parse import unquote, urlsplit
 
 from . import stun
+from .http import RateLimit
+from .sockets import listening_socket
 
 log = logging.getLogger("icwmpy.cr")
 
@@ -74,14 +77,17 @@ class UdpCrValidator:
 
     ``credentials()`` gives the live (ConnectionRequestUsername, ConnectionRequestPassword);
     an empty username refuses everything. ``clock`` is monotonic seconds, for ``throttle()``
-    (minimum seconds between accepted requests, 0 = none). ``memory`` (a store namespace)
-    keeps the last accepted ``(ts, id)`` across restarts; None keeps it in memory only.
+    (minimum seconds between accepted requests, 0 = none) and ``rate`` (at most so many in
+    a period, as for HTTP). ``memory`` (a store namespace) keeps the last accepted
+    ``(ts, id)`` across restarts; None keeps it in memory only.
     """
 
-    def __init__(self, credentials, clock=time.monotonic, *, throttle=_no_throttle, memory=None):
+    def __init__(self, credentials, clock=time.monotonic, *, throttle=_no_throttle,
+                 rate=None, memory=None):
         self._credentials = credentials
         self._clock = clock
         self._throttle = throttle
+        self._rate = rate or RateLimit()
         self._memory = memory
         self._last = tuple(memory.get("last", ())) if memory is not None else ()
         self._last_trigger = None
@@ -110,6 +116,8 @@ class UdpCrValidator:
         now, window = self._clock(), self._throttle()
         if window > 0 and self._last_trigger is not None and now - self._last_trigger < window:
             return False, "throttled"
+        if not self._rate.allow(now):
+            return False, f"more than {self._rate.limit} in {self._rate.period:g} s"
         self._last_trigger = now
         return True, "accepted"
 
@@ -120,7 +128,11 @@ def _same(a, b):
 
 class UdpCrServer(asyncio.DatagramProtocol):
     """The UDP socket: connection requests go to ``validator`` and fire ``on_request``;
-    STUN datagrams go to ``stun_handler(data, addr)`` when one is set."""
+    STUN datagrams go to ``stun_handler(data, addr)`` when one is set.
+
+    On a dual-stack socket IPv4 peers are IPv4-mapped IPv6 addresses; both directions
+    translate, so that STUN (IPv4, TR-069 Annex G) sees plain IPv4 ones.
+    """
 
     def __init__(self, validator, on_request):
         self._validator = validator
@@ -128,21 +140,31 @@ class UdpCrServer(asyncio.DatagramProtocol):
         self.stun_handler = None
         self.port = None
         self._transport = None
+        self._mapped = False  # IPv4 peers are ::ffff:a.b.c.d
 
-    async def start(self, host="0.0.0.0", port=7547):
-        loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
-        self.port = self._transport.get_extra_info("sockname")[1]
-        log.info("UDP connection request listener on %s port %d", host, self.port)
+    async def start(self, host=None, port=7547, *, version=None, device=None):
+        """Listen as :func:`~icwmpy.cr.sockets.listening_socket` says (default: every
+        address, IPv6 and IPv4)."""
+        sock = listening_socket(socket.SOCK_DGRAM, port, host=host, version=version,
+                                device=device)
+        await asyncio.get_running_loop().create_datagram_endpoint(lambda: self, sock=sock)
+        self._mapped = sock.family == socket.AF_INET6
+        self.port = sock.getsockname()[1]
+        log.info("UDP connection request listener on %s port %d%s", host or "::", self.port,
+                 f" (interface {device})" if device else "")
 
     def connection_made(self, transport):
         self._transport = transport
 
     def sendto(self, data, addr):
         if self._transport is not None:
+            if self._mapped and ":" not in addr[0]:
+                addr = ("::ffff:" + addr[0], addr[1])
             self._transport.sendto(data, addr)
 
     def datagram_received(self, data, addr):
+        if addr[0].startswith("::ffff:") and "." in addr[0]:
+            addr = (addr[0][len("::ffff:"):], addr[1])
         try:
             if stun.is_stun(data):
                 if self.stun_handler is not None:
@@ -187,11 +209,12 @@ class UdpService:
         self.server.close()
 
 
-async def start(agent, port, host, *, bind="0.0.0.0"):
+async def start(agent, port, host, *, version=None, device=None):
     """Listen for ``agent``'s UDP connection requests on ``port`` and run STUN from it.
 
     ``host`` is the CPE's own address (the ConnectionRequestURL host): with the port, what
-    UDPConnectionRequestAddress says until STUN learns the public binding. Returns a
+    UDPConnectionRequestAddress says until STUN learns the public binding. ``version`` and
+    ``device`` are the HTTP listener's (IP version, interface). Returns a
     UdpService, or None when the port cannot be bound (HTTP connection requests still work).
     Call right before ``agent.run()``: the STUN task uses ``agent.run_model``.
     """
@@ -202,11 +225,11 @@ async def start(agent, port, host, *, bind="0.0.0.0"):
         throttle=lambda: agent.settings.cpe.cr_throttle, memory=agent.store["udp_cr"])
     server = UdpCrServer(validator, lambda: agent.trigger("6 CONNECTION REQUEST"))
     try:
-        await server.start(bind, port)
+        await server.start(port=port, version=version, device=device)
     except OSError as e:
         log.error("no UDP connection requests: cannot bind UDP port %d: %s", port, e)
         return None
-    local = f"{host}:{server.port}"
+    local = f"[{host}]:{server.port}" if ":" in host else f"{host}:{server.port}"
     previous = model.read(UDP_CR_ADDRESS) or None
     model.write(UDP_CR_ADDRESS, local)
     model.write(NAT_DETECTED, "0")
