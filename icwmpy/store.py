@@ -22,12 +22,16 @@ import tempfile
 import threading
 
 
-def write_atomic(path, data):
-    """Replace ``path`` with ``data`` (bytes) so that readers see old or new, never half."""
+def write_atomic(path, data, mode=None):
+    """Replace ``path`` with ``data`` (bytes) so that readers see old or new, never half.
+
+    ``mode``: the permission bits of the new file (default 0600, mkstemp's)."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

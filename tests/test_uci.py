@@ -1,6 +1,7 @@
 """UCI reader/writer: every syntax form, addressing, staging, atomic commit, round trips."""
 
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -29,6 +30,8 @@ value
 	option empty ''
 	option novalue
 	option trailing value#comment
+	list items 'a'
+	option items ''
 
 config rule
 	option name 'first'; option target ACCEPT
@@ -66,9 +69,8 @@ def test_every_syntax_form(confdir):
         "hash": "not # a comment",
         "multi": "line one\nline two",
         "cont": "longvalue",
-        "empty": "",
-        "novalue": "",
         "trailing": "value",
+        "items": ["a"],
     }
     assert uci.sections("net")[0] == ("lan", "interface")
     assert [t for _, t in uci.sections("net")] == ["interface", "rule", "rule", "switch-type"]
@@ -77,10 +79,90 @@ def test_every_syntax_form(confdir):
     assert uci.section_type("net", "sw") == "switch-type"
 
 
-def test_line_continuation_between_words(tmp_path):
-    (tmp_path / "p").write_text("config t 's'\n\toption name \\\n\t\t'value'\n\toption after 'x'\n")
+def test_line_continuation_only_inside_a_word(tmp_path):
+    """A backslash-newline goes on with the word on the next line; indentation there ends
+    the word (empty here), so the quoted word after it is one argument too many."""
+    (tmp_path / "p").write_text("config t 's'\n\toption name \\\n'value'\n\toption after 'x'\n")
+    assert Uci(tmp_path).options("p", "s") == {"name": "value", "after": "x"}
+    (tmp_path / "q").write_text("config acs acs\n\toption userid \\\n\t'cont'\n")
+    with pytest.raises(UciError, match="too many arguments") as err:
+        Uci(tmp_path).sections("q")
+    assert (err.value.path, err.value.line) == (str(tmp_path / "q"), 3)
+
+
+def test_empty_value_is_no_option(tmp_path):
+    """uci drops an option whose value is empty: it neither creates the option nor
+    changes an earlier value; an empty list item is kept."""
+    (tmp_path / "p").write_text(
+        "config acs 'acs'\n\toption userid ''\n\toption passwd 'x'\n\toption passwd ''\n"
+        "\tlist l 'a'\n\toption l ''\n\toption comment # nothing\n\tlist e\n\tlist e ''\n")
+    assert Uci(tmp_path).options("p", "acs") == {"passwd": "x", "l": ["a"], "e": ["", ""]}
+
+
+def test_setting_an_empty_value_deletes_the_option(tmp_path):
+    """As ``uci set p.s.o=''``: the option goes, and no ``option o ''`` is ever written."""
+    (tmp_path / "p").write_text("config acs 'acs'\n\toption userid 'x'\n\toption url 'u'\n")
     uci = Uci(tmp_path)
-    assert uci.options("p", "s") == {"name": "value", "after": "x"}
+    uci.set("p", "acs", "userid", "")
+    uci.set("p", "acs", "passwd", "")
+    assert uci.options("p", "acs") == {"url": "u"}
+    uci.commit("p")
+    assert (tmp_path / "p").read_text() == "config acs 'acs'\n\toption url 'u'\n\n"
+
+
+def test_default_config_has_no_empty_options():
+    text = (pathlib.Path(__file__).resolve().parent.parent / "etc" / "config" / "cwmp").read_text()
+    assert re.findall(r"^\s*option \S+ ''", text, re.M) == []
+
+
+def test_package_line_ignored_when_loaded_by_name(tmp_path):
+    """uci loads /etc/config/<name> as package <name>, whatever its package line says."""
+    (tmp_path / "cwmp").write_text("package other\n\nconfig acs 'acs'\n\toption a 1\n")
+    uci = Uci(tmp_path)
+    assert uci.get("cwmp", "acs", "a") == "1"
+    assert uci.export(["cwmp"]) == "package cwmp\n\nconfig acs 'acs'\n\toption a '1'\n\n"
+
+
+def test_list_without_value_is_an_empty_item(tmp_path):
+    (tmp_path / "p").write_text("config acs 'acs'\n\tlist l\n")
+    uci = Uci(tmp_path)
+    assert uci.get("p", "acs", "l") == [""]
+    uci.set("p", "acs", "x", "1")
+    uci.commit("p")
+    assert "\tlist l ''\n" in (tmp_path / "p").read_text()
+    assert Uci(tmp_path).get("p", "acs", "l") == [""]
+
+
+def test_semicolons_as_uci_reads_them(tmp_path):
+    """One ``;`` ends a command (it is read as an empty last argument); a second one is a
+    command of its own. A plain word directly followed by ``;`` ends the whole line:
+    libuci writes the word's terminating NUL over that ``;``."""
+    (tmp_path / "p").write_text("config t 's'; option a 'x' ; option b \"y\"\n"
+                                "\toption c z; option d 'dropped'\n\toption e 'after'\n")
+    assert Uci(tmp_path).options("p", "s") == {"a": "x", "b": "y", "c": "z", "e": "after"}
+
+
+def test_options_set_again_move_to_the_end(tmp_path):
+    """The order ``uci export`` shows: a changed option (or one turned into a list) is
+    re-created after the others; an unchanged one or a list item stays in place."""
+    (tmp_path / "p").write_text("config t 's'\n\toption a 1\n\toption b 2\n\toption c 3\n"
+                                "\tlist l x\n\toption a 1\n\toption b 4\n\tlist c 5\n\tlist l y\n")
+    uci = Uci(tmp_path)
+    assert list(uci.options("p", "s").items()) == [
+        ("a", "1"), ("l", ["x", "y"]), ("b", "4"), ("c", ["3", "5"])]
+
+
+def test_commit_keeps_the_file_mode(tmp_path):
+    (tmp_path / "p").write_text("config t 's'\n")
+    for mode in (0o644, 0o640, 0o600):
+        os.chmod(tmp_path / "p", mode)
+        uci = Uci(tmp_path)
+        uci.set("p", "s", "v", oct(mode))
+        uci.commit("p")
+        assert os.stat(tmp_path / "p").st_mode & 0o7777 == mode
+    uci.set_section("new", "s", "t")
+    uci.commit("new")  # a new file: uci's UCI_FILEMODE, 0600
+    assert os.stat(tmp_path / "new").st_mode & 0o7777 == 0o600
 
 
 def test_crlf_line_endings(tmp_path):
@@ -150,12 +232,17 @@ def test_several_packages(tmp_path):
     ("# c\n\toption a 'b'\n", 2, "before the first config"),
     ("config t 's'\n\tfrobnicate a\n", 2, "invalid command 'frobnicate'"),
     ("config t 's'\n\toption a b c\n", 2, "too many arguments"),
-    ("config t 's'\n\tlist a\n", 2, "insufficient arguments"),
-    ("config\n", 1, "insufficient arguments"),
+    ("config t 's'\n\tlist \n", 2, "insufficient arguments"),
+    ("config \n", 1, "insufficient arguments"),
+    ("config\n", 1, "invalid command 'config\\n'"),
+    ("'config' t\n", 1, "invalid command"),
+    ("config acs 'acs';; option userid 'x'\n", 1, "invalid command ';'"),
+    ("config t 's';\n", 1, "invalid command"),
     ("config t 's'\n\toption 'bad-name' x\n", 2, "invalid character in name field"),
     ("config t 'bad name'\n", 1, "invalid character in name field"),
     ("config 'bad type' s\n", 1, "invalid character in type field"),
-    ("\n\npackage other\n", 3, "package 'other'"),
+    ("\n\npackage 'bad name'\n", 3, "invalid character in name field"),
+    ("config acs 'acs'\n\toption a 1\nconfig acs2 'acs'\n", 3, "overwrites"),
 ])
 def test_parse_errors_name_file_and_line(tmp_path, text, line, message):
     (tmp_path / "pkg").write_text(text)
@@ -355,7 +442,7 @@ def test_round_trip_of_nasty_values(tmp_path):
     uci.set("p", "s", "all", NASTY)
     uci.commit("p")
     fresh = Uci(tmp_path)
-    assert [fresh.get("p", "s", f"o{i}") for i in range(len(NASTY))] == NASTY
+    assert [fresh.get("p", "s", f"o{i}") for i in range(len(NASTY))] == [v or None for v in NASTY]
     assert fresh.get("p", "s", "all") == NASTY
     text = (tmp_path / "p").read_text()
     assert dump(parse(text, "p")) == text
@@ -373,12 +460,11 @@ def test_undecodable_bytes_survive(tmp_path):
 def test_real_uci_reads_what_we_write(tmp_path):
     uci = Uci(tmp_path)
     uci.set_section("p", "s", "t")
-    for i, value in enumerate(NASTY):
-        if "\n" not in value and "\r" not in value:
-            uci.set("p", "s", f"o{i}", value)
+    one_line = {i: v for i, v in enumerate(NASTY) if v and "\n" not in v and "\r" not in v}
+    for i, value in one_line.items():
+        uci.set("p", "s", f"o{i}", value)
     uci.commit("p")
-    for i, value in enumerate(NASTY):
-        if "\n" not in value and "\r" not in value:
-            out = subprocess.run(["uci", "-c", str(tmp_path), "get", f"p.s.o{i}"],
-                                 capture_output=True, check=True).stdout
-            assert out.decode()[:-1] == value
+    for i, value in one_line.items():
+        out = subprocess.run(["uci", "-c", str(tmp_path), "get", f"p.s.o{i}"],
+                             capture_output=True, check=True).stdout
+        assert out.decode()[:-1] == value

@@ -3,7 +3,7 @@
 An operator who mistypes a value should learn, in one line, which file, option and value
 are wrong and what is allowed, before the daemon starts doing anything with it; a
 misspelt option name is only warned about, so a config written for a newer or older
-icwmp still loads. As icwmp does, an empty value means "not set": the default applies.
+icwmp still loads. An option left out takes its default (uci reads ``option x ''`` as left out).
 
 Sections are found as icwmp finds them: ``cwmp.acs`` is the section named ``acs`` (old
 configs: ``config cwmp 'acs'``) or else the first section of type ``acs`` (``config acs``).
@@ -212,11 +212,6 @@ def _warner(warn):
     return getattr(warn, "warning", warn)
 
 
-def _set_values(options):
-    """The options that are set: icwmp reads an empty value as absent."""
-    return {k: v for k, v in options.items() if v != ""}
-
-
 def _gather(uci, path, warn):
     """Pick the sections icwmp reads: (their set options for configobj, display labels)."""
     data, labels, used = {}, {}, set()
@@ -227,7 +222,7 @@ def _gather(uci, path, warn):
             found = typed[0][0] if typed else None
         if found is not None:
             used.add(found)
-            data[name] = _set_values(uci.options(PACKAGE, found))
+            data[name] = uci.options(PACKAGE, found)
         labels[(name,)] = f"{PACKAGE}.{name}"
     for kind in REPEATED:
         data[kind] = {}
@@ -235,7 +230,7 @@ def _gather(uci, path, warn):
             if name in used:
                 continue
             used.add(name)
-            data[kind][name] = _set_values(uci.options(PACKAGE, name))
+            data[kind][name] = uci.options(PACKAGE, name)
             labels[(kind, name)] = f"{PACKAGE}.@{kind}[{index}]"
     for name, type in uci.sections(PACKAGE):
         if name not in used:

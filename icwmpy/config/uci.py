@@ -10,15 +10,16 @@ transaction stages many sets and then commits once (one atomic file replacement)
 reverts. Staged changes are kept as a list of operations; if the file changed on disk
 meanwhile, commit replays them onto the new content instead of overwriting it.
 
-Syntax handled: ``package``, ``config TYPE [NAME]``, ``option NAME [VALUE]``,
-``list NAME VALUE`` (and the one-letter forms), unquoted, ``'single'`` and ``"double"``
-quoted words with backslash escapes (outside single quotes), adjacent quoted pieces forming
-one word, quoted values spanning lines, a backslash at the end of a line continuing it,
-``#`` comments and ``;`` between statements.
+Files are read as libuci reads them (see :class:`_Parser`; tests/test_uci.py has each
+case): ``package``, ``config TYPE [NAME]``, ``option NAME [VALUE]``, ``list NAME [VALUE]``
+(and the one-letter forms), quoted and escaped words, ``#`` comments and ``;``. As in uci,
+an option is never empty: ``option x ''`` is no option and setting ``''`` deletes one, so
+the writer never writes one. A commit keeps the file's permission bits, as ``uci commit``.
 """
 
 import os
 import re
+import stat
 import threading
 import zlib
 
@@ -29,9 +30,12 @@ _PACKAGE = re.compile(r"[A-Za-z0-9_-]+\Z")
 _TYPE = re.compile(r"[!-~]+\Z")  # printable ASCII, no space: what uci accepts as a type
 _PLAIN_TYPE = re.compile(r"[A-Za-z0-9_-]+\Z")
 _REF = re.compile(r"@(.+)\[(-?\d+)\]\Z")
+_CSPACE = " \t\n\r\v\f"  # C's isspace(): what ends a word and is skipped between words
+_SPACES = re.compile(r"[ \t\n\r\v\f]*")
 _PLAIN = re.compile(r"[^ \t\n\r\v\f;#'\"\\]+")
-_SPACE = " \t\r\v\f"
-_COMMANDS = {"p": "package", "c": "config", "o": "option", "l": "list"}
+_DOUBLE_PLAIN = re.compile(r'[^"\\]*')
+_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+_COMMAND = re.compile(r"[ \t]*([^ \t]*)[ \t]?")  # a command word, as strtok(" \t") cuts it
 
 
 class UciError(Exception):
@@ -77,173 +81,216 @@ def _anonymous_name(position, seed):
 # ---------------------------------------------------------------------------- parsing
 
 class _Parser:
-    """Turns the text of one package file into an ordered ``{name: _Section}``."""
+    """Turns the text of one package file into an ordered ``{name: _Section}``, reading it
+    as libuci does when ``uci`` loads a package by name, in its default strict mode.
 
-    def __init__(self, text, path, package):
-        self.text = text
+    libuci reads the file a line at a time and cuts each line up in place; what it then
+    accepts, and what this parser accepts, follows from that:
+
+    - a line is a series of commands; a command word runs to the next space or tab, so
+      ``config`` at the end of a line, ``'config'`` or a lone ``;`` are invalid commands;
+    - an argument is a word of unquoted, ``'single'`` and ``"double"`` quoted pieces and
+      backslash escapes (not inside single quotes); quoted pieces may span lines;
+    - a backslash at the end of a line continues the word on the next line, so
+      indentation there ends the word (an empty one, if nothing came before);
+    - ``;`` where an argument starts is an empty argument: that is what ends a command
+      and lets another follow on the line. A word ended by ``;`` keeps it, except a word
+      with no quote or escape in it: there libuci's end-of-string overwrites the ``;``
+      and the rest of the line is lost;
+    - ``#`` where a word starts, or inside an unquoted one, ends the line;
+    - an ``option`` with an empty value is no option (an earlier value stays); a
+      ``list`` with an empty value gets an empty item;
+    - the ``package`` line is checked and then ignored: the file's name is the package;
+    - a named section given again is the same section, if it has the same type.
+
+    An error names the line being read when it was found (for an unterminated quote,
+    the line where the quote opened).
+    """
+
+    def __init__(self, text, path):
+        self.lines = iter(_LINE.findall(text))
         self.path = path
-        self.package = package
-        self.pos = 0
-        self.line = 1
+        self.buf, self.pos, self.line = "", 0, 0
         self.entries = []  # [name or None, _Section] in file order
         self.named = {}
         self.current = None
 
-    def error(self, message, line):
-        raise UciError(message, self.path, line)
+    def error(self, message, line=None):
+        raise UciError(message, self.path, self.line if line is None else line)
 
     def parse(self):
-        while True:
-            words = self._statement()
-            if words is None:
-                break
-            if words:
-                self._command(words)
+        while self._read(0):
+            self.pos = 0
+            self._commands()
         return self._finish()
 
-    def _statement(self):
-        """The words of the next statement, [] for an empty one, None at end of file."""
-        text, words = self.text, []
-        while True:
-            while self.pos < len(text) and text[self.pos] in _SPACE:
-                self.pos += 1
-            if self.pos >= len(text):
-                return words or None
-            c = text[self.pos]
-            if c == "\n":
-                self.pos += 1
-                self.line += 1
-                return words
-            if c == ";":
-                self.pos += 1
-                return words
-            if c == "#":
-                end = text.find("\n", self.pos)
-                self.pos = len(text) if end < 0 else end
-            elif self._continuation():
-                continue
-            else:
-                line = self.line
-                words.append((self._word(), line))
+    def _read(self, at):
+        """Replace the line buffer from ``at`` on with the next line; False at the end."""
+        line = next(self.lines, None)
+        self.buf = self.buf[:at] + (line or "")
+        if line is None:
+            return False
+        self.line += 1
+        return True
 
-    def _continuation(self):
-        """Skip a backslash that ends the line: the statement goes on on the next line."""
-        for ending in ("\\\n", "\\\r\n"):
-            if self.text.startswith(ending, self.pos):
-                self.pos += len(ending)
-                self.line += 1
-                return True
-        return False
+    def _char(self):
+        return self.buf[self.pos:self.pos + 1]
+
+    def _skip_space(self):
+        self.pos = _SPACES.match(self.buf, self.pos).end()
+
+    def _commands(self):
+        self._skip_space()
+        while True:
+            m = _COMMAND.match(self.buf, self.pos)
+            word = m.group(1)
+            if not word or word[0] == "#":
+                return
+            command = _COMMANDS.get(word)
+            if command is None:
+                self.error(f"invalid command {word!r}")
+            self.pos = m.end()
+            command(self)
+
+    def _arg(self, required=False):
+        """The next argument ('' if none is left before the end of the line)."""
+        self._skip_space()
+        if self._char() == ";":
+            self.pos += 1
+            word = ""
+        else:
+            word = self._word()
+        if required and not word:
+            self.error("insufficient arguments")
+        return word
+
+    def _name_arg(self, pattern=_NAME):
+        name = self._arg(required=True)
+        if not pattern.match(name):
+            self.error(f"invalid character in name field: {name!r}")
+        return name
+
+    def _end(self):
+        if self._arg():
+            self.error("too many arguments")
 
     def _word(self):
-        text, out = self.text, []
-        while self.pos < len(text):
-            m = _PLAIN.match(text, self.pos)
-            if m:
-                out.append(m.group())
-                self.pos = m.end()
-                continue
-            c = text[self.pos]
+        start, out = self.pos, []
+        while True:
+            c = self._char()
             if c == "'":
-                end = text.find("'", self.pos + 1)
-                if end < 0:
-                    self.error("unterminated '", self.line)
-                chunk = text[self.pos + 1:end]
-                out.append(chunk)
-                self.line += chunk.count("\n")
-                self.pos = end + 1
+                out.append(self._single_quoted())
             elif c == '"':
                 out.append(self._double_quoted())
+            elif c in ("", "#", ";"):
+                value = "".join(out)
+                if c == "#" or (c == ";" and start + len(value) == self.pos):
+                    self.buf = self.buf[:self.pos]  # overwritten: the line ends here
+                return value
             elif c == "\\":
-                if not self._continuation():
-                    out.append(text[self.pos + 1:self.pos + 2])
-                    self.pos += 2
-            else:  # whitespace, ';' or '#': the word ends here
-                break
-        return "".join(out)
+                self.pos += 1
+                if not self._continued():
+                    out.append(self._char())
+                    self.pos += 1
+            else:
+                m = _PLAIN.match(self.buf, self.pos)
+                out.append(m.group())
+                self.pos = m.end()
+            c = self._char()
+            if not c or c in _CSPACE:
+                self.pos += len(c)
+                return "".join(out)
+
+    def _continued(self):
+        """After a backslash: if the line ends there, read the next one in its place."""
+        if self.buf[self.pos:] in ("", "\n", "\r\n"):
+            self._read(self.pos)
+            return True
+        return False
+
+    def _single_quoted(self):
+        line, out = self.line, []
+        self.pos += 1
+        while True:
+            end = self.buf.find("'", self.pos)
+            if end >= 0:
+                out.append(self.buf[self.pos:end])
+                self.pos = end + 1
+                return "".join(out)
+            out.append(self.buf[self.pos:])
+            self.pos = len(self.buf)
+            if not self._read(self.pos):
+                self.error("unterminated '", line)
 
     def _double_quoted(self):
-        text, start_line, out = self.text, self.line, []
+        line, out = self.line, []
         self.pos += 1
-        while self.pos < len(text):
-            c = text[self.pos]
+        while True:
+            m = _DOUBLE_PLAIN.match(self.buf, self.pos)
+            out.append(m.group())
+            self.pos = m.end()
+            c = self._char()
             if c == '"':
                 self.pos += 1
                 return "".join(out)
             if c == "\\":
-                if self._continuation():
-                    continue
-                c = text[self.pos + 1:self.pos + 2]
                 self.pos += 1
-            if c == "\n":
-                self.line += 1
-            out.append(c)
-            self.pos += 1
-        self.error('unterminated "', start_line)
+                if not self._continued():
+                    out.append(self._char())
+                    self.pos += 1
+            elif not self._read(self.pos):
+                self.error('unterminated "', line)
 
-    def _command(self, words):
-        (word, line), args = words[0], words[1:]
-        command = _COMMANDS.get(word, word) if len(word) == 1 else word
-        handler = getattr(self, "_cmd_" + command, None) if command in _COMMANDS.values() else None
-        if handler is None:
-            self.error(f"invalid command '{word}'", line)
-        handler(args, line)
+    def _package(self):
+        self._name_arg(_PACKAGE)
+        self._end()
 
-    def _arity(self, args, line, least, most):
-        if len(args) < least:
-            self.error("insufficient arguments", line)
-        if len(args) > most:
-            self.error("too many arguments", args[most][1])
-
-    def _valid_name(self, name, line, what="name"):
-        if not _NAME.match(name):
-            self.error(f"invalid character in {what} field: {name!r}", line)
-
-    def _cmd_package(self, args, line):
-        self._arity(args, line, 1, 1)
-        if args[0][0] != self.package:
-            self.error(f"package '{args[0][0]}' in the file of package '{self.package}'", line)
-
-    def _cmd_config(self, args, line):
-        self._arity(args, line, 1, 2)
-        type, name = args[0][0], args[1][0] if len(args) > 1 else ""
+    def _config(self):
+        type = self._arg(required=True)
         if not _TYPE.match(type):
-            self.error(f"invalid character in type field: {type!r}", line)
+            self.error(f"invalid character in type field: {type!r}")
+        name = self._arg()
+        if name and not _NAME.match(name):
+            self.error(f"invalid character in name field: {name!r}")
+        self._end()
         if not name:
             self.current = _Section(type, True)
             self.entries.append([None, self.current])
             return
-        self._valid_name(name, args[1][1])
         existing = self.named.get(name)
-        if existing is not None:  # uci merges a repeated named section into the first
-            existing.type = type
+        if existing is not None:
+            if existing.type != type:
+                self.error(f"section '{name}' of type '{type}' overwrites a prior section "
+                           f"of type '{existing.type}'")
             self.current = existing
             return
         self.current = self.named[name] = _Section(type, False)
         self.entries.append([name, self.current])
 
-    def _cmd_option(self, args, line):
-        self._need_section(line)
-        self._arity(args, line, 1, 2)
-        self._valid_name(args[0][0], args[0][1])
-        self.current.options[args[0][0]] = args[1][0] if len(args) > 1 else ""
+    def _option_args(self):
+        if self.current is None:
+            self.error("option or list before the first config section")
+        name = self._name_arg()
+        value = self._arg()
+        self._end()
+        return self.current.options, name, value
 
-    def _cmd_list(self, args, line):
-        self._need_section(line)
-        self._arity(args, line, 2, 2)
-        name, value = args[0][0], args[1][0]
-        self._valid_name(name, args[0][1])
-        old = self.current.options.get(name)
-        if old is None:
-            self.current.options[name] = [value]
-        elif isinstance(old, list):
+    def _option(self):
+        """Set an option as libuci does: a new or changed one goes after the others."""
+        options, name, value = self._option_args()
+        if value and options.get(name) != value:
+            options.pop(name, None)
+            options[name] = value
+
+    def _list(self):
+        """Add a list item; an option turned into a list goes after the others."""
+        options, name, value = self._option_args()
+        old = options.get(name)
+        if isinstance(old, list):
             old.append(value)
         else:
-            self.current.options[name] = [old, value]
-
-    def _need_section(self, line):
-        if self.current is None:
-            self.error("option or list before the first config section", line)
+            options.pop(name, None)
+            options[name] = [value] if old is None else [old, value]
 
     def _finish(self):
         sections = {}
@@ -260,11 +307,14 @@ class _Parser:
         return sections
 
 
-def parse(text, path="<string>", package=None):
+_COMMANDS = {word: method for method in (_Parser._package, _Parser._config, _Parser._option,
+                                         _Parser._list)
+             for word in (method.__name__[1:], method.__name__[1])}
+
+
+def parse(text, path="<string>"):
     """Parse the text of a package file into ``{section name: _Section}`` (file order)."""
-    if package is None:
-        package = os.path.basename(path)
-    return _Parser(text, path, package).parse()
+    return _Parser(text, path).parse()
 
 
 # ---------------------------------------------------------------------------- writing
@@ -350,7 +400,8 @@ def _check_value(value):
         raise TypeError(f"a UCI value is a str or a list of str, not {value!r}")
     if any("\0" in v for v in values):
         raise UciError("a UCI value cannot contain a NUL character")
-    return value if isinstance(value, str) else (list(value) or None)
+    # None deletes: an empty option is no option to uci (`uci set p.s.o=''` deletes it)
+    return (value or None) if isinstance(value, str) else (list(value) or None)
 
 
 def _check_name(name, what="name"):
@@ -382,6 +433,15 @@ class _Staged:
 
 def _signature(st):
     return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _mode(path):
+    """The permission bits a commit gives the file: those it has, as uci keeps them; None
+    for a new file (0600, uci's UCI_FILEMODE)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return None
 
 
 class Uci:
@@ -462,7 +522,7 @@ class Uci:
     # ------------------------------------------------------------------ changing
 
     def set(self, pkg, section, option, value):
-        """Stage ``pkg.section.option = value`` (str, or list of str; [] deletes it)."""
+        """Stage ``pkg.section.option = value`` (str, or list of str; '' or [] deletes it)."""
         _check_name(option, "option name")
         value = _check_value(value)
         with self._lock:
@@ -534,7 +594,7 @@ class Uci:
                     except UciError:
                         pass  # as uci: a change whose target vanished is dropped
             path = self.path(pkg)
-            write_atomic(path, dump(sections).encode("utf-8", "surrogateescape"))
+            write_atomic(path, dump(sections).encode("utf-8", "surrogateescape"), _mode(path))
             self._loaded[pkg] = _Loaded(sections, _signature(os.stat(path)))
             del self._staged[pkg]
 
@@ -557,7 +617,7 @@ class Uci:
         if loaded is None or loaded.signature != signature:
             with open(path, "rb") as f:
                 text = f.read().decode("utf-8", "surrogateescape")
-            loaded = self._loaded[pkg] = _Loaded(parse(text, path, pkg), signature)
+            loaded = self._loaded[pkg] = _Loaded(parse(text, path), signature)
         return loaded
 
     def _view(self, pkg):
