@@ -327,6 +327,38 @@ def test_socket_demultiplexes_stun_and_connection_requests():
     run(main())
 
 
+def test_validator_limits_requests_per_period_by_default():
+    """As for HTTP: at most 50 accepted in 5 s (each with its own id)."""
+    clock = Clock()
+    v = validator(clock=clock)
+    results = [v.check(udp_request(7, n, "cr", "cr-secret"))[1] for n in range(51)]
+    assert results == ["accepted"] * 50 + ["more than 50 in 5 s"]
+    clock.now += 5
+    assert v.check(udp_request(8, 99, "cr", "cr-secret")) == (True, "accepted")
+
+
+def test_one_socket_takes_ipv6_and_ipv4_requests_and_shows_ipv4_peers_plainly():
+    async def main():
+        fired, seen = [], []
+        server = UdpCrServer(validator(), lambda: fired.append(1))
+        server.stun_handler = lambda data, addr: seen.append(addr)
+        await server.start(port=0)  # every address, both versions
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.sendto(udp_request(7, 1, "cr", "cr-secret"), ("::1", server.port))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(2)  # the server's sendto is immediate; bounded all the same
+            s.sendto(udp_request(7, 2, "cr", "cr-secret"), ("127.0.0.1", server.port))
+            s.sendto(RFC5769_IPV4_RESPONSE, ("127.0.0.1", server.port))
+            await asyncio.sleep(0.3)
+            server.sendto(b"to an IPv4 peer", s.getsockname())
+            assert s.recv(100) == b"to an IPv4 peer"
+            assert seen == [s.getsockname()]
+        server.close()
+        assert fired == [1, 1]
+    run(main())
+
+
 # ---------------------------------------------------------------- the daemon
 
 
