@@ -119,15 +119,14 @@ class _Parser:
         raise UciError(message, self.path, self.line if line is None else line)
 
     def parse(self):
-        while self._read(0):
-            self.pos = 0
+        while self._read():
             self._commands()
         return self._finish()
 
-    def _read(self, at):
-        """Replace the line buffer from ``at`` on with the next line; False at the end."""
+    def _read(self):
+        """Go on with the next line (all of the current one is read); False at the end."""
         line = next(self.lines, None)
-        self.buf = self.buf[:at] + (line or "")
+        self.buf, self.pos = line or "", 0
         if line is None:
             return False
         self.line += 1
@@ -175,19 +174,18 @@ class _Parser:
             self.error("too many arguments")
 
     def _word(self):
-        start, out = self.pos, []
+        out, plain = [], True  # plain: no quote or escape so far
         while True:
             c = self._char()
-            if c == "'":
-                out.append(self._single_quoted())
-            elif c == '"':
-                out.append(self._double_quoted())
+            if c in ("'", '"'):
+                out.append(self._single_quoted() if c == "'" else self._double_quoted())
+                plain = False
             elif c in ("", "#", ";"):
-                value = "".join(out)
-                if c == "#" or (c == ";" and start + len(value) == self.pos):
+                if c == "#" or (c == ";" and plain):
                     self.buf = self.buf[:self.pos]  # overwritten: the line ends here
-                return value
+                return "".join(out)
             elif c == "\\":
+                plain = False
                 self.pos += 1
                 if not self._continued():
                     out.append(self._char())
@@ -204,7 +202,7 @@ class _Parser:
     def _continued(self):
         """After a backslash: if the line ends there, read the next one in its place."""
         if self.buf[self.pos:] in ("", "\n", "\r\n"):
-            self._read(self.pos)
+            self._read()
             return True
         return False
 
@@ -218,8 +216,7 @@ class _Parser:
                 self.pos = end + 1
                 return "".join(out)
             out.append(self.buf[self.pos:])
-            self.pos = len(self.buf)
-            if not self._read(self.pos):
+            if not self._read():
                 self.error("unterminated '", line)
 
     def _double_quoted(self):
@@ -238,7 +235,7 @@ class _Parser:
                 if not self._continued():
                     out.append(self._char())
                     self.pos += 1
-            elif not self._read(self.pos):
+            elif not self._read():
                 self.error('unterminated "', line)
 
     def _package(self):
