@@ -125,7 +125,10 @@ def keep_port(uci, configured, bound):
     taken (as icwmp does), so the URL, the firewall and the next start agree on it."""
     if configured in (0, bound):
         return
-    section = "cpe" if uci.section_type("cwmp", "cpe") else "@cpe[0]"
+    section = "cpe" if uci.section_type("cwmp", "cpe") else "@cpe[0]"  # as settings finds it
+    if section != "cpe" and not uci.sections("cwmp", "cpe"):  # no cpe section at all
+        section = "cpe"
+        uci.set_section("cwmp", section, "cpe")
     uci.set("cwmp", section, "port", str(bound))
     uci.commit("cwmp")
     log.warning("connection request port %d is taken: listening on %d (now cwmp.cpe.port)",

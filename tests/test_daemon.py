@@ -667,15 +667,16 @@ async def logged_again(cpe, text, times, timeout=TIMEOUT):
             await asyncio.sleep(0.05)
 
 
-def test_a_taken_connection_request_port_moves_to_the_next_one(tmp_path):
+@pytest.mark.parametrize("family,host", [("AF_INET", "127.0.0.1"), ("AF_INET6", "::")])
+def test_a_taken_connection_request_port_moves_to_the_next_one(tmp_path, family, host):
     """As icwmp: the next port is used, written back to cwmp.cpe.port and published."""
     import socket
 
     async def main():
         acs, cpe = await sandbox(tmp_path)
         port = int(Uci(str(cpe.confdir)).get("cwmp", "cpe", "port"))
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", port))
+        with socket.socket(getattr(socket, family)) as taken:
+            taken.bind((host, port))
             taken.listen()
             await cpe.start()
             await acs.wait_session(1, timeout=TIMEOUT)
