@@ -759,3 +759,15 @@ def test_no_firewall_rule_without_the_package_or_when_turned_off(tmp_path, setti
         assert (cpe.confdir / "firewall").read_text() == FIREWALL if setting \
             else not (cpe.confdir / "firewall").exists()
     run(main())
+
+
+def test_a_listener_that_cannot_bind_ends_the_daemon_with_one_line(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("cpe", "interface"): "nosuchdev0"})
+        await cpe.start()
+        assert await cpe.wait(TIMEOUT) == 1
+        await acs.stop()
+        text = cpe.log_text()
+        assert "cannot listen for connection requests on port" in text
+        assert "of interface nosuchdev0" in text and "Traceback" not in text
+    run(main())
