@@ -218,9 +218,9 @@ class CrServer:
     async def start(self):
         sock = first_free(socket.SOCK_STREAM, self.port, self._port_tries, **self._where)
         self._server = await asyncio.start_server(self._handle, limit=self._max_request, sock=sock)
-        self.port = sock.getsockname()[1]
+        address, self.port = sock.getsockname()[:2]
         device = self._where["device"]
-        log.info("connection request listener on %s port %d%s", self.host or "::", self.port,
+        log.info("connection request listener on %s port %d%s", address, self.port,
                  f" (interface {device})" if device else "")
 
     async def close(self):

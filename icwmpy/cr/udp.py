@@ -149,8 +149,8 @@ class UdpCrServer(asyncio.DatagramProtocol):
                                 device=device)
         await asyncio.get_running_loop().create_datagram_endpoint(lambda: self, sock=sock)
         self._mapped = sock.family == socket.AF_INET6
-        self.port = sock.getsockname()[1]
-        log.info("UDP connection request listener on %s port %d%s", host or "::", self.port,
+        address, self.port = sock.getsockname()[:2]
+        log.info("UDP connection request listener on %s port %d%s", address, self.port,
                  f" (interface {device})" if device else "")
 
     def connection_made(self, transport):
