@@ -300,7 +300,7 @@ def test_inform_starts_a_session_and_signals_frame_it(bus, tmp_path):
             assert d.acs.sessions[2].events == [("6 CONNECTION REQUEST", "")]
             # GetRPCMethods alone rides on 2 PERIODIC and the CPE sends GetRPCMethods
             answer = unwrap(await d.tr069.call_inform("", True))
-            assert answer == {"status": 1, "info": "Session with GetRPCMethods will start"}
+            assert answer == {"status": 1, "info": "Session started"}
             await signals.wait(3, "ended")
             session = d.acs.sessions[3]
             assert session.events == [("2 PERIODIC", "")]
@@ -312,7 +312,7 @@ def test_inform_starts_a_session_and_signals_frame_it(bus, tmp_path):
 def test_inform_rejects_unknown_codes_and_wrong_arguments(bus, tmp_path):
     async def scenario():
         async with icwmpd(tmp_path, bus.address) as d:
-            for bad in ("99 NONSENSE", "6 connection request", "BOOT"):
+            for bad in ("99 NONSENSE", "7 SOMETHING", "BOOT"):
                 with pytest.raises(DBusError) as e:
                     await d.tr069.call_inform(bad, False)
                 assert e.value.type == INVALID_ARGS and bad in e.value.text
@@ -339,7 +339,7 @@ def test_inform_and_reload_during_a_session_wait_for_its_end(bus, tmp_path):
             write_config(d.confdir, d.acs.url, periodic_inform_enable="1",
                          periodic_inform_interval="3600")
             answer = unwrap(await d.tr069.call_command("reload"))
-            assert answer == {"status": 0,
+            assert answer == {"status": 1,
                               "info": "Session running, reload at the end of the session"}
             assert await d.tr069.get_next_session() == 0, "reloaded before the session end"
             d.acs.gate.set()
@@ -367,7 +367,7 @@ def test_command_reload_list_and_unknown(bus, tmp_path):
             write_config(d.confdir, d.acs.url, periodic_inform_enable="1",
                          periodic_inform_interval="3600")
             answer = unwrap(await d.tr069.call_command("reload"))
-            assert answer == {"status": 0, "info": "icwmpd config reloaded"}
+            assert answer == {"status": 1, "info": "icwmpd config reloaded"}
             next_session = await d.tr069.get_next_session()
             assert next_session > 0
             assert await signals.wait(1) == [("properties", {"NextSession": next_session})]
@@ -382,7 +382,7 @@ def test_notify_reports_value_changes_and_informs(bus, tmp_path):
     async def scenario():
         async with icwmpd(tmp_path, bus.address) as d:
             answer = unwrap(await d.tr069.call_notify())
-            assert answer == {"status": 0, "info": "No value change", "changed": []}
+            assert answer == {"status": 1, "info": "No value change", "changed": []}
             code, _, err = await run_tool(*d.args("-c", "set", "Device.DeviceInfo.ProvisioningCode",
                                                   "BUS-TEST"))
             assert code == 0, err
@@ -398,7 +398,7 @@ def test_command_exit_stops_the_daemon_with_status_0(bus, tmp_path):
     async def scenario():
         async with icwmpd(tmp_path, bus.address) as d:
             answer = unwrap(await d.tr069.call_command("exit"))
-            assert answer == {"status": 0, "info": "icwmpd daemon stopped"}
+            assert answer == {"status": 1, "info": "icwmpd daemon stopped"}
             async with asyncio.timeout(10):
                 assert await d.process.wait() == 0
             await d.wait_name(False)
@@ -469,3 +469,22 @@ def test_transfer_progress_is_signalled_and_in_the_status(bus, tmp_path):
         server.close()
     A.run(scenario(), timeout=40)
 
+
+
+def test_inform_reads_event_codes_as_icwmp_does(bus, tmp_path):
+    """Any case, and icwmp's inform codes by their number alone (its prefix matching)."""
+    async def scenario():
+        async with icwmpd(tmp_path, bus.address) as d, Signals(bus.address) as signals:
+            for n, (text, code) in enumerate([("6 connection request", "6 CONNECTION REQUEST"),
+                                              ("8 diagnostics complete", "8 DIAGNOSTICS COMPLETE"),
+                                              ("8", "8 DIAGNOSTICS COMPLETE")], start=1):
+                answer = unwrap(await d.tr069.call_inform(text, False))
+                assert answer == {"status": 1, "info": "Session started"}
+                await signals.wait(n, "ended")
+                assert d.acs.sessions[n].events == [(code, "")]
+            code, out, err = await dbus_send(bus.address, "Inform", "string:6 anything",
+                                             "boolean:false")
+            assert code == 0, err
+            await signals.wait(4, "ended")
+            assert d.acs.sessions[4].events == [("6 CONNECTION REQUEST", "")]
+    A.run(scenario())

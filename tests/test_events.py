@@ -2,7 +2,7 @@
 
 import pytest
 
-from icwmpy.cwmp.events import EventQueue, is_valid
+from icwmpy.cwmp.events import EventQueue, from_text, is_valid
 from icwmpy.store import Store
 
 
@@ -18,13 +18,13 @@ def test_single_events_once_multiple_events_per_command_key(tmp_path):
     assert q.pending == [("2 PERIODIC", ""), ("M Download", "a"), ("M Download", "b")]
 
 
-def test_failed_session_keeps_all_but_connection_request_and_heartbeat(tmp_path):
+def test_failed_session_keeps_all_but_connection_request(tmp_path):
     q = queue(tmp_path)
     sent = [("1 BOOT", ""), ("6 CONNECTION REQUEST", ""), ("14 HEARTBEAT", ""), ("M Reboot", "k")]
     for code, key in sent:
         q.add(code, key)
     q.failed(sent)
-    assert q.pending == [("1 BOOT", ""), ("M Reboot", "k")]
+    assert q.pending == [("1 BOOT", ""), ("14 HEARTBEAT", ""), ("M Reboot", "k")]
 
 
 def test_reboot_keeps_only_what_survives_one(tmp_path):
@@ -67,3 +67,24 @@ def test_delivered_drops_exactly_what_was_sent(tmp_path):
                                      ("15 NOPE", False), ("M Nope", False), ("", False)])
 def test_valid_codes(code, ok):
     assert is_valid(code) is ok
+
+
+def test_a_failed_heartbeat_is_retried_but_not_kept_across_a_reboot(tmp_path):
+    q = queue(tmp_path)
+    q.add("14 HEARTBEAT")
+    q.failed([("14 HEARTBEAT", "")])
+    assert q.pending == [("14 HEARTBEAT", "")]
+    q.rebooted()
+    assert q.pending == []
+
+
+@pytest.mark.parametrize("text,code", [
+    ("6 connection request", "6 CONNECTION REQUEST"), ("8 diagnostics complete",
+                                                        "8 DIAGNOSTICS COMPLETE"),
+    ("8", "8 DIAGNOSTICS COMPLETE"), ("6 anything", "6 CONNECTION REQUEST"),
+    ("14", "14 HEARTBEAT"), ("1 boot", "1 BOOT"), ("m download", "M Download"),
+    ("  2   periodic ", "2 PERIODIC"), ("X 00D09E MyEvent", "X 00D09E MyEvent"),
+    ("7 SOMETHING", None), ("99 NONSENSE", None), ("BOOT", None), ("", None)])
+def test_event_text_as_icwmp_reads_it(text, code):
+    """Any case, and icwmp's inform codes by their number alone (prefix matching)."""
+    assert from_text(text) == code

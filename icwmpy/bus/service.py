@@ -21,7 +21,7 @@ from dbus_next.aio import MessageBus
 from dbus_next.constants import NameFlag, PropertyAccess
 from dbus_next.service import ServiceInterface, dbus_property, method, signal
 
-from icwmpy.cwmp.events import is_valid
+from icwmpy.cwmp import events
 from icwmpy.faults import MESSAGES, CwmpFault
 
 log = logging.getLogger("icwmpy")
@@ -117,11 +117,13 @@ class Tr069Interface(ServiceInterface):
     # ---------------------------------------------------------------- inform
     @method()
     def Inform(self, event: "s", get_rpc_methods: "b") -> "a{sv}":
-        """Ask for a session carrying ``event`` (and GetRPCMethods); coalesced when one runs."""
-        if not event:
-            event = GET_RPC_METHODS_EVENT if get_rpc_methods else DEFAULT_EVENT
-        if not is_valid(event):
+        """Ask for a session carrying ``event`` (and GetRPCMethods); coalesced when one runs.
+        The event is read as icwmp reads it: any case, or its number alone."""
+        code = events.from_text(event) if event else (
+            GET_RPC_METHODS_EVENT if get_rpc_methods else DEFAULT_EVENT)
+        if code is None:
             raise DBusError(INVALID_ARGS, f"unknown event code {event!r}")
+        event = code
         agent = self.agent
         running = agent.in_session
         if get_rpc_methods:
@@ -132,14 +134,13 @@ class Tr069Interface(ServiceInterface):
             return reply(-1, "No ACS URL configured (cwmp.acs.url): event queued")
         if running:
             return reply(1, "Session already running, event will be sent at the end of the session")
-        if get_rpc_methods:
-            return reply(1, "Session with GetRPCMethods will start")
-        return reply(1, "Session started")
+        return reply(1, "Session started")   # with GetRPCMethods too, as icwmp's README
 
     # ---------------------------------------------------------------- command
     @method()
     def Command(self, command: "s") -> "a{sv}":
-        """``reload`` or ``exit``; empty lists the supported commands (icwmp without argument)."""
+        """``reload`` or ``exit``; empty lists the supported commands (icwmp without argument).
+        Status 1 when done or to be done at the session's end (icwmp's README), -1 failed."""
         if not command:
             return to_variants({"SupportedCommands": [
                 {"command": name, "description": text} for name, text in COMMANDS.items()]})
@@ -150,15 +151,15 @@ class Tr069Interface(ServiceInterface):
         agent = self.agent
         if command == "exit":
             agent.stop()
-            return reply(0, "icwmpd daemon stopped")
+            return reply(1, "icwmpd daemon stopped")
         if agent.in_session:
             agent.reload()
-            return reply(0, "Session running, reload at the end of the session")
+            return reply(1, "Session running, reload at the end of the session")
         before = agent.settings
         agent.reload()
         if agent.settings is before:   # the Agent keeps the old settings when the new are bad
             return reply(-1, "icwmpd config reload failed")
-        return reply(0, "icwmpd config reloaded")
+        return reply(1, "icwmpd config reloaded")
 
     # ---------------------------------------------------------------- notify
     @method()
@@ -170,7 +171,7 @@ class Tr069Interface(ServiceInterface):
             log.warning("D-Bus notify: %s", e)
             raise DBusError(FAILED, f"value change check failed: {e}") from None
         info = f"{len(changed)} value change(s) notified" if changed else "No value change"
-        return reply(0, info, changed=list(changed))
+        return reply(1, info, changed=list(changed))   # icwmp's notify: status 1
 
     # ---------------------------------------------------------------- device-side work
     @method()

@@ -25,7 +25,8 @@ RULES = {
     "11 DU STATE CHANGE COMPLETE": (True, True),
     "12 AUTONOMOUS DU STATE CHANGE COMPLETE": (True, True),
     "13 WAKEUP": (True, False),
-    "14 HEARTBEAT": (False, False),
+    # retried with the back-off, as icwmp does; a reboot re-arms the heartbeat anyway
+    "14 HEARTBEAT": (True, False),
     "M Reboot": (True, True),
     "M ScheduleInform": (True, True),
     "M Download": (True, True),
@@ -37,10 +38,24 @@ RULES = {
 _VENDOR = re.compile(r"^(X [0-9A-F]{6} \S.*|M X_[0-9A-F]{6}_\S+)$")
 # What a BOOTSTRAP caused by a new ACS keeps: everything else was meant for the old ACS.
 KEPT_ON_BOOTSTRAP = {"0 BOOTSTRAP", "1 BOOT", "M Reboot"}
+# icwmp's ubus inform names these by their number alone ("6 connection request", "8").
+BY_NUMBER = {code.split()[0]: code for code in RULES
+             if code.split()[0] in {"1", "2", "3", "4", "6", "8", "9", "13", "14"}}
+_BY_UPPER = {code.upper(): code for code in RULES}
 
 
 def is_valid(code):
     return code in RULES or bool(_VENDOR.match(code))
+
+
+def from_text(text):
+    """The event code an operator's text means, as icwmp's ``ubus call tr069 inform``
+    reads it: any case, and for the codes icwmp's inform knows, the number alone (what
+    follows it is not checked, as in icwmp). None when it names no event."""
+    text = " ".join(text.split())
+    if is_valid(text):
+        return text
+    return _BY_UPPER.get(text.upper()) or BY_NUMBER.get(text.partition(" ")[0])
 
 
 def is_multiple(code):
@@ -49,8 +64,8 @@ def is_multiple(code):
 
 def _durable(event):
     """Worth a disk write: an event that a failed session or a reboot does not drop.
-    The others (6 CONNECTION REQUEST, 14 HEARTBEAT) only live in memory, which spares
-    a write per connection-request session and loses nothing the standard keeps."""
+    The others (6 CONNECTION REQUEST) only live in memory, which spares a write per
+    connection-request session and loses nothing the standard keeps."""
     return RULES.get(event[0], (True, True)) != (False, False)
 
 
