@@ -771,3 +771,20 @@ def test_a_listener_that_cannot_bind_ends_the_daemon_with_one_line(tmp_path):
         assert "cannot listen for connection requests on port" in text
         assert "of interface nosuchdev0" in text and "Traceback" not in text
     run(main())
+
+
+def test_a_failed_heartbeat_session_is_retried_with_the_back_off(tmp_path):
+    async def main():
+        when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=3)
+        acs, cpe = await sandbox(tmp_path, {
+            ("acs", "heartbeat_enable"): "1", ("acs", "heartbeat_interval"): "3600",
+            ("acs", "heartbeat_time"): when.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        acs.fail_next_posts(1, status=500)   # the heartbeat's Inform
+        s = await acs.wait_session(2, timeout=TIMEOUT)   # not an hour later
+        assert s.events == [("14 HEARTBEAT", "")] and s.inform["RetryCount"] == "1"
+        assert len(acs.rejected) == 1
+        assert "session failed, retry 1 in" in cpe.log_text()
+        assert await finish(acs, cpe) == 0
+    run(main())
