@@ -6,7 +6,10 @@
 """
 
 import argparse
+import fcntl
 import os
+import signal
+import struct
 import subprocess
 import sys
 
@@ -25,6 +28,10 @@ CLI_HELP = """Valid commands:
 """
 
 NOTIFICATION_WORDS = {0: "off", 1: "passive", 2: "active"}
+# the daemon's single-instance lock in the run directory, holding its pid
+PID_FILE = "icwmpd.pid"
+# struct flock (l_type, l_whence, l_start, l_len, l_pid) with a 64-bit off_t, as Python uses
+_FLOCK = "hhqqi"
 
 
 def default_datamodel_dir():
@@ -70,9 +77,40 @@ def build_model(args):
     return model
 
 
-def run_reloads(model):
-    """Run the reload command of each UCI package a CLI change committed."""
-    for _pkg, command in model.take_reloads():
+def daemon_pid(rundir):
+    """The pid of the icwmpd holding the lock in ``rundir``, or None. The kernel names
+    the lock's holder (F_GETLK), so a stale pid file never names another process."""
+    try:
+        fd = os.open(os.path.join(rundir, PID_FILE), os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        query = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        kind, _, _, _, pid = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+    finally:
+        os.close(fd)
+    return None if kind == fcntl.F_UNLCK else pid
+
+
+def reload_daemon(rundir):
+    """Tell the running icwmpd that its configuration changed (SIGHUP, its reload, which
+    waits for the end of a session in progress), as icwmp applies a CLI change at once."""
+    pid = daemon_pid(rundir)
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError as e:
+        print(f"icwmpd: cannot tell the running daemon (pid {pid}) to reload: {e}",
+              file=sys.stderr)
+
+
+def run_reloads(model, rundir):
+    """Run the reload command of each UCI package a CLI change committed; a change of
+    ``cwmp`` reloads the running daemon."""
+    for pkg, command in model.take_reloads():
+        if pkg == "cwmp":
+            reload_daemon(rundir)
         if command:
             subprocess.run(command, shell=True, check=False)
 
@@ -93,7 +131,7 @@ def cli(args, out=sys.stdout):
     try:
         model = build_model(args)
         handler(model, rest, out)
-        run_reloads(model)
+        run_reloads(model, args.rundir)
         return 0
     except CwmpFault as f:
         # a set's per-parameter faults say more than its umbrella 9003

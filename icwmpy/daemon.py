@@ -20,7 +20,7 @@ from icwmpy import logs
 from icwmpy.agent import Agent
 from icwmpy.backends.dbus import DBusClient
 from icwmpy.bus import BusService
-from icwmpy.cli import datamodel_dir
+from icwmpy.cli import PID_FILE, datamodel_dir
 from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.config.uci import Uci, UciError
 from icwmpy.cr import CrServer, Route, firewall
@@ -49,7 +49,7 @@ class AlreadyRunning(Exception):
 def lock_pidfile(rundir):
     """Hold an exclusive lock on ``<rundir>/icwmpd.pid`` for the life of the process."""
     os.makedirs(rundir, exist_ok=True)
-    path = os.path.join(rundir, "icwmpd.pid")
+    path = os.path.join(rundir, PID_FILE)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -196,8 +196,9 @@ def transfer_config(statedir, confdir, settings):
     return config
 
 
-async def serve(args, settings):
-    """Run the CPE; ``settings`` were read (and the config checked) by main."""
+async def serve(args, settings, reload_asked=()):
+    """Run the CPE; ``settings`` were read (and the config checked) by main;
+    ``reload_asked`` non-empty when a SIGHUP came while starting."""
     uci = Uci(args.confdir)
     store = Store(args.statedir)
     model = DataModel.from_dir(datamodel_dir(args), uci, store)
@@ -241,7 +242,6 @@ async def serve(args, settings):
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, agent.stop)
     loop.add_signal_handler(signal.SIGINT, agent.stop)
-    loop.add_signal_handler(signal.SIGHUP, agent.reload)
     bus = await BusService.start(agent, bus_address)
     if bus:
         transfers.progress = bus.transfer_progress
@@ -255,6 +255,10 @@ async def serve(args, settings):
     # (followed live); slixmpp is imported only then.
     xmpp = XmppConnReq(agent)
     await xmpp.start()
+    # reloads reach the Agent once it runs (its callbacks run at its first wait)
+    loop.add_signal_handler(signal.SIGHUP, agent.reload)
+    if reload_asked:
+        loop.call_soon(agent.reload)
     try:
         return await agent.run()
     finally:
@@ -269,8 +273,17 @@ async def serve(args, settings):
         log.info("icwmpd stopped")
 
 
+def remember_sighup():
+    """From the first read of the config on, a SIGHUP (``icwmpd -c set`` of a cwmp option
+    as soon as the pid lock is held) is remembered for the running loop, never fatal."""
+    asked = []
+    signal.signal(signal.SIGHUP, lambda *_: asked.append(True))
+    return asked
+
+
 def main(args):
     warnings = []   # logged once the log is set up from these very settings
+    reload_asked = remember_sighup()
     try:
         settings = load_settings(args.confdir, warn=warnings.append)
     except (ConfigError, UciError) as e:
@@ -285,7 +298,7 @@ def main(args):
         print(f"icwmpd: {e}", file=sys.stderr)
         return 1
     try:
-        return asyncio.run(serve(args, settings))
+        return asyncio.run(serve(args, settings, reload_asked))
     except (DefinitionError, UciError, ConfigError) as e:
         log.error("%s", e)
         print(f"icwmpd: {e}", file=sys.stderr)

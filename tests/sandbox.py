@@ -43,7 +43,8 @@ async def main(args):
                               ("acs", "periodic_inform_enable"): "1",
                               ("acs", "periodic_inform_interval"): "300"})
     traffic = asyncio.create_task(print_traffic(acs))
-    cli = f".venv/bin/icwmpd --confdir {cpe.confdir} --statedir {cpe.statedir} -c"
+    cli = (f".venv/bin/icwmpd --confdir {cpe.confdir} --statedir {cpe.statedir} "
+           f"--rundir {cpe.rundir} -c")
     print(f"""icwmpy sandbox in {root}
   test ACS:  {acs.url} (Digest acs/acs-secret)
   D-Bus:     {address}

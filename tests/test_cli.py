@@ -17,9 +17,11 @@ def cli(tmp_path):
 
     def run(*words):
         return subprocess.run([sys.executable, "-m", "icwmpy", "--confdir", str(tmp_path / "config"),
-                               "--statedir", str(tmp_path / "state"), "-c", *words],
+                               "--statedir", str(tmp_path / "state"),
+                               "--rundir", str(tmp_path / "run"), "-c", *words],
                               capture_output=True, text=True, timeout=60)
     run.confdir = tmp_path / "config"
+    run.rundir = tmp_path / "run"
     return run
 
 
@@ -86,3 +88,45 @@ def test_version_and_help_flags():
     assert out.returncode == 0 and out.stdout.startswith("icwmpd (icwmpy) ")
     out = subprocess.run([sys.executable, "-m", "icwmpy", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--statedir" in out.stdout and "--confdir" in out.stdout
+
+
+# A process holding the daemon's pid lock and counting the SIGHUPs it gets.
+LOCK_HOLDER = """
+import signal, sys, time
+from icwmpy.daemon import lock_pidfile
+lock_pidfile(sys.argv[1])
+signal.signal(signal.SIGHUP, lambda *_: print("SIGHUP", flush=True))
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_cwmp_change_tells_the_running_daemon_to_reload(cli):
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(cli.rundir)],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        out = cli("set", "Device.ManagementServer.PeriodicInformInterval", "30")
+        assert out.returncode == 0, out.stderr
+        assert holder.stdout.readline() == "SIGHUP\n"
+        out = cli("get", "Device.ManagementServer.PeriodicInformInterval")  # no change: none
+        assert out.returncode == 0
+        holder.terminate()
+        assert holder.communicate(timeout=10)[0] == ""
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_stale_pid_file_names_no_process_to_signal(cli):
+    """The pid file's number is not trusted: only the lock's holder is signalled."""
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        cli.rundir.mkdir()
+        (cli.rundir / "icwmpd.pid").write_text(f"{bystander.pid}\n")
+        out = cli("set", "Device.ManagementServer.PeriodicInformInterval", "30")
+        assert out.returncode == 0, out.stderr
+        assert bystander.poll() is None, "a SIGHUP would have ended it"
+    finally:
+        bystander.kill()
+        bystander.wait()

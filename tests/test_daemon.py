@@ -788,3 +788,37 @@ def test_a_failed_heartbeat_session_is_retried_with_the_back_off(tmp_path):
         assert "session failed, retry 1 in" in cpe.log_text()
         assert await finish(acs, cpe) == 0
     run(main())
+
+
+def test_a_cli_change_of_a_cwmp_option_reaches_the_running_daemon(tmp_path):
+    """As with icwmp, `icwmpd -c set` applies at once: here within 2 s, seen on D-Bus."""
+    import time
+
+    from dbus_next.aio import MessageBus
+
+    from dbus_fixture import DBusDaemon, available
+    if not available():
+        pytest.skip("dbus-daemon is not installed")
+
+    async def next_session(bus):
+        node = await bus.introspect("org.icwmpy.tr069", "/org/icwmpy/tr069")
+        proxy = bus.get_proxy_object("org.icwmpy.tr069", "/org/icwmpy/tr069", node)
+        return await proxy.get_interface("org.icwmpy.tr069").get_next_session()
+
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("acs", "periodic_inform_enable"): "1",
+                                            ("acs", "periodic_inform_interval"): "3600"})
+        with DBusDaemon() as dbus:
+            await cpe.start("--bus", dbus.address)
+            await acs.wait_session(1, timeout=TIMEOUT)
+            bus = await MessageBus(bus_address=dbus.address).connect()
+            assert await next_session(bus) > time.time() + 3000
+            cli = await asyncio.create_subprocess_exec(
+                *cpe.argv("-c", "set", "Device.ManagementServer.PeriodicInformInterval", "30"))
+            assert await cli.wait() == 0
+            async with asyncio.timeout(2):
+                while await next_session(bus) > time.time() + 31:
+                    await asyncio.sleep(0.05)
+            bus.disconnect()
+            assert await finish(acs, cpe) == 0
+    run(main())
