@@ -301,7 +301,8 @@ class Agent:
     async def _new_session(self, sent, changed):
         inform = await self.run_model(self._inform_args, sent, changed)
         requests = list(self.transfers.pending_requests())
-        if self.state.get("get_rpc_methods"):
+        # asked for once (-g, D-Bus), or in every session with acs.get_rpc_methods (icwmp)
+        if self.state.get("get_rpc_methods") or self.settings.acs.get_rpc_methods:
             requests.insert(0, CpeRequest(GET_RPC_METHODS, {}, GET_RPC_METHODS))
         cpe = self.settings.cpe
         self.rpc.features = Features(cpe.amd_version, cpe.instance_mode == "InstanceAlias",

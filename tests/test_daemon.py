@@ -822,3 +822,18 @@ def test_a_cli_change_of_a_cwmp_option_reaches_the_running_daemon(tmp_path):
             bus.disconnect()
             assert await finish(acs, cpe) == 0
     run(main())
+
+
+@pytest.mark.parametrize("option,expected", [("1", [True, True]), ("0", [False, False])])
+def test_acs_get_rpc_methods_sends_get_rpc_methods_in_every_session(tmp_path, option, expected):
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("acs", "get_rpc_methods"): option})
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+        await (await asyncio.create_subprocess_exec(
+            "curl", "-s", "-o", "/dev/null", "--digest", "-u", "cr:cr-secret", url)).wait()
+        await acs.wait_session(2, timeout=TIMEOUT)
+        assert await finish(acs, cpe) == 0
+        assert ["GetRPCMethods" in s.methods for s in acs.sessions[:2]] == expected
+    run(main())
