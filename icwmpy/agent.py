@@ -12,6 +12,7 @@ import asyncio
 import datetime
 import json
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,6 +21,7 @@ from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.cwmp import soap
 from icwmpy.cwmp.events import EventQueue, is_valid
 from icwmpy.cwmp.session import CpeRequest, Done, Handle, Send, Session
+from icwmpy.faults import CwmpFault
 from icwmpy.logs import redact
 from icwmpy.lwn import LightweightNotifier
 from icwmpy.notify import ValueWatcher
@@ -48,6 +50,8 @@ EXIT_FOR_REBOOT = 75
 TIMER_NAMES = {"periodic": "the periodic inform", "retry": "a retry",
                "scheduled": "a ScheduleInform", "heartbeat": "the heartbeat"}
 SESSION_TIMERS = tuple(TIMER_NAMES)
+# custom_notify_json's notify_type values (TR-069 notification 0..6), as icwmp writes them
+NOTIFY_TYPES = {str(n) for n in range(7)}
 
 
 class Agent:
@@ -86,6 +90,7 @@ class Agent:
         self._timers = {}
         self._last_active = 0.0
         self._device_id = None
+        self._forced_names = None   # from cwmp.cpe.forced_inform_json, checked once per load
         self._loop = None
         model.change_listeners.append(self._model_changed)
 
@@ -159,6 +164,7 @@ class Agent:
     async def run(self):
         self._loop = asyncio.get_running_loop()
         self._startup()
+        await self.run_model(self._load_json_options)
         workers = [asyncio.create_task(self.transfers.run()),
                    asyncio.create_task(self._poll_values())]
         try:
@@ -391,7 +397,9 @@ class Agent:
             params[name] = (name, value, type_)
         heartbeat_only = [code for code, _ in events] == ["14 HEARTBEAT"]
         if not heartbeat_only:
-            for path in self._extra_forced():
+            if self._forced_names is None:   # the configuration was reloaded
+                self._load_forced_inform()
+            for path in self._forced_names:
                 add(path)
             for name in changed:
                 add(name)
@@ -405,17 +413,55 @@ class Agent:
                 "CurrentTime": datetime.datetime.now(datetime.UTC),
                 "RetryCount": self.retry, "ParameterList": list(params.values())}
 
-    def _extra_forced(self):
-        """Names from ``cwmp.cpe.forced_inform_json`` (icwmp: {"forced_inform": [...]})."""
+    def _load_json_options(self):
+        """At start (model worker): the forced inform and custom notification files."""
+        self._load_forced_inform()
+        self._apply_custom_notify()
+
+    def _load_forced_inform(self):
+        """Parameters of ``cwmp.cpe.forced_inform_json`` (icwmp: {"forced_inform": [...]}).
+        As icwmp, parameters only: an object path, a wildcard or a name the data model
+        cannot read is warned about here, once per load, and left out of every Inform."""
         path = self.settings.cpe.forced_inform_json
-        if not path:
-            return []
+        self._forced_names = []
+        for name in _json_list(path, "forced_inform"):
+            if not isinstance(name, str) or not name or name.endswith(".") or "*" in name:
+                log.warning("%s: forced_inform %r ignored: parameters only, not objects", path,
+                            name)
+                continue
+            try:
+                self.model.get_values(name)
+            except Exception as e:  # any reason it cannot be read: left out, said once
+                log.warning("%s: forced_inform %s ignored: %s", path, name, e)
+                continue
+            self._forced_names.append(name)
+
+    def _apply_custom_notify(self):
+        """``cwmp.cpe.custom_notify_json`` (icwmp: {"custom_notification": [{"parameter":
+        ..., "notify_type": "0".."6"}]}): notification attributes set at start, once per
+        version of the file (as icwmp, once after a firmware upgrade brings it); what the
+        ACS sets afterwards wins. A bad entry is warned about and skipped."""
+        path = self.settings.cpe.custom_notify_json
         try:
-            with open(path, encoding="utf-8") as f:
-                return list(json.load(f).get("forced_inform", []))
-        except (OSError, ValueError, AttributeError) as e:
+            version = [path, os.stat(path).st_mtime_ns] if path else None
+        except OSError as e:
             log.warning("%s: %s", path, e)
-            return []
+            return
+        if version is None or version == self.state.get("custom_notify"):
+            return
+        for entry in _json_list(path, "custom_notification"):
+            name, value = (entry.get("parameter"), str(entry.get("notify_type"))) \
+                if isinstance(entry, dict) else (None, None)
+            if not isinstance(name, str) or "*" in name or value not in NOTIFY_TYPES:
+                log.warning("%s: custom_notification %r ignored: needs a parameter (no "
+                            "wildcard) and a notify_type 0..6", path, entry)
+                continue
+            try:
+                self.model.set_attributes([(name, int(value), None)])
+            except CwmpFault as fault:
+                log.warning("%s: custom_notification %s ignored: fault %d %s", path, name,
+                            fault.code, fault.message)
+        self.state.set("custom_notify", version)
 
     async def _after_session(self):
         for pkg, command in self.model.take_reloads():
@@ -591,6 +637,7 @@ class Agent:
             log.error("%s (keeping the previous configuration)", e)
             return
         self._device_id = None  # identity overrides may have changed
+        self._forced_names = None
         if not self.settings.cpe.enable:
             log.info("cwmp.cpe.enable is off: stopping")
             self.stop()
@@ -604,3 +651,18 @@ class Agent:
     def _tell(self, event, detail):
         for listener in self.session_listeners:
             listener(event, detail)
+
+
+def _json_list(path, key):
+    """The list under ``key`` in the JSON file ``path`` ('' = none), or [] with a warning."""
+    if not path:
+        return []
+    try:
+        with open(path, encoding="utf-8") as f:
+            items = json.load(f)[key]
+        if not isinstance(items, list):
+            raise ValueError(f"{key!r} is not a list")
+        return items
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        log.warning("%s: %s", path, e if not isinstance(e, KeyError) else f"no {key!r} list")
+        return []

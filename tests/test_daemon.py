@@ -837,3 +837,44 @@ def test_acs_get_rpc_methods_sends_get_rpc_methods_in_every_session(tmp_path, op
         assert await finish(acs, cpe) == 0
         assert ["GetRPCMethods" in s.methods for s in acs.sessions[:2]] == expected
     run(main())
+
+
+def test_forced_inform_json_takes_parameters_and_custom_notify_json_sets_attributes(tmp_path):
+    """As icwmp: forced_inform_json names parameters only (an object path or an unknown name
+    is warned about once, at load, and left out); custom_notify_json's notification
+    attributes are set at start, once per version of the file."""
+    import json
+
+    forced = tmp_path / "forced.json"
+    forced.write_text(json.dumps({"forced_inform": [
+        "Device.DeviceInfo.UpTime", "Device.DeviceInfo.", "Device.Nope.X"]}))
+    custom = tmp_path / "notify.json"
+    custom.write_text(json.dumps({"custom_notification": [
+        {"parameter": "Device.DeviceInfo.ModelName", "notify_type": "1"},
+        {"parameter": "Device.Nope.Y", "notify_type": "2"},
+        {"parameter": "Device.DeviceInfo.Description", "notify_type": "9"}]}))
+
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("cpe", "forced_inform_json"): str(forced),
+                                            ("cpe", "custom_notify_json"): str(custom)})
+        await cpe.start()
+        first = await acs.wait_session(1, timeout=TIMEOUT)
+        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+        await (await asyncio.create_subprocess_exec(
+            "curl", "-s", "-o", "/dev/null", "--digest", "-u", "cr:cr-secret", url)).wait()
+        second = await acs.wait_session(2, timeout=TIMEOUT)
+        for s in (first, second):
+            assert "Device.DeviceInfo.UpTime" in s.parameters
+            assert "Device.DeviceInfo.MemoryStatus.Total" not in s.parameters
+        assert await finish(acs, cpe) == 0
+        text = cpe.log_text()
+        for bad in ("'Device.DeviceInfo.' ignored", "Device.Nope.X ignored",
+                    "custom_notification Device.Nope.Y ignored", "'notify_type': '9'"):
+            assert text.count(bad) == 1, bad
+        assert cpe.cli("get_notif", "Device.DeviceInfo.ModelName").stdout.endswith("passive\n")
+        cpe.cli("set_notif", "Device.DeviceInfo.ModelName", "0")   # as an ACS would
+        await cpe.start()
+        await asyncio.sleep(1)
+        assert await cpe.stop() == 0
+        assert cpe.cli("get_notif", "Device.DeviceInfo.ModelName").stdout.endswith("off\n")
+    run(main())
