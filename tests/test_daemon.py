@@ -878,3 +878,24 @@ def test_forced_inform_json_takes_parameters_and_custom_notify_json_sets_attribu
         assert await cpe.stop() == 0
         assert cpe.cli("get_notif", "Device.DeviceInfo.ModelName").stdout.endswith("off\n")
     run(main())
+
+
+def test_a_sighup_while_starting_is_a_reload_not_an_end(tmp_path):
+    """The CLI signals the pid lock's holder as soon as it holds it: that early SIGHUP
+    must not end the daemon (its default action), and the change it announces applies."""
+    from icwmpy.cli import daemon_pid
+
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        await cpe.start()
+        async with asyncio.timeout(TIMEOUT):
+            while daemon_pid(str(cpe.rundir)) is None:
+                await asyncio.sleep(0.005)
+        cpe.configure({("acs", "periodic_inform_enable"): "1",
+                       ("acs", "periodic_inform_interval"): "1"})
+        cpe.proc.send_signal(signal.SIGHUP)
+        await acs.wait_session(1, timeout=TIMEOUT)
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        assert ("2 PERIODIC", "") in s.events
+        assert await finish(acs, cpe) == 0
+    run(main())
