@@ -38,10 +38,11 @@ def test_reboot_keeps_only_what_survives_one(tmp_path):
                              ("M Reboot", "r")]
 
 
-def test_connection_request_is_not_written_to_disk(tmp_path):
+@pytest.mark.parametrize("code", ["6 CONNECTION REQUEST", "14 HEARTBEAT"])
+def test_connection_request_and_heartbeat_are_not_written_to_disk(tmp_path, code):
     q = queue(tmp_path)
-    q.add("6 CONNECTION REQUEST")
-    assert q.pending == [("6 CONNECTION REQUEST", "")]
+    q.add(code)
+    q.failed([(code, "")])
     assert queue(tmp_path).pending == []
 
 

@@ -62,11 +62,15 @@ def is_multiple(code):
     return code.startswith("M ")
 
 
+# Events that only live in memory: a restart loses nothing of them that matters (the ACS
+# repeats a connection request, the heartbeat timer is armed again at start), and each of
+# their sessions, frequent ones, is spared a disk write (a router's flash counts them).
+MEMORY_ONLY = {"6 CONNECTION REQUEST", "14 HEARTBEAT"}
+
+
 def _durable(event):
-    """Worth a disk write: an event that a failed session or a reboot does not drop.
-    The others (6 CONNECTION REQUEST) only live in memory, which spares a write per
-    connection-request session and loses nothing the standard keeps."""
-    return RULES.get(event[0], (True, True)) != (False, False)
+    """Worth a disk write: every event but the MEMORY_ONLY ones."""
+    return event[0] not in MEMORY_ONLY
 
 
 class EventQueue:
