@@ -145,7 +145,8 @@ def cli(args, out=sys.stdout):
 
 
 def _need(rest, n):
-    if len(rest) < n or any(not r for r in rest[:n]):
+    """``n`` arguments, the first (a path) not empty; a value may be '' (to clear it)."""
+    if len(rest) < n or not rest[0]:
         raise CwmpFault(9003)
 
 

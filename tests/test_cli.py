@@ -76,6 +76,15 @@ def test_faults_on_stderr_with_status_1(cli, words, fault):
     assert (out.returncode, out.stdout, out.stderr) == (1, "", fault)
 
 
+def test_set_of_an_empty_value_clears_the_option(cli):
+    assert cli("set", "Device.ManagementServer.Username", "someone").returncode == 0
+    out = cli("set", "Device.ManagementServer.Username", "")
+    assert (out.returncode, out.stderr) == (0, "")
+    assert cli("get", "Device.ManagementServer.Username").stdout == "Device.ManagementServer.Username => \n"
+    assert "option userid" not in (cli.confdir / "cwmp").read_text()
+    assert cli("set", "", "x").stderr == "Fault 9003: Invalid arguments\n"
+
+
 def test_help_and_unknown_command(cli):
     out = cli("help")
     assert out.returncode == 0 and "get_names [path-expr] [next-level]" in out.stdout
