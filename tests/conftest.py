@@ -21,6 +21,8 @@ FACILITIES = (
     "prosody is not installed",
     "no 'ip' tool",
     "the uci tool is not installed",
+    "network namespaces need root",
+    "cannot make network namespaces",
 )
 STRICT = os.environ.get("ICWMPY_STRICT_SKIPS") == "1" or testdata.expected()
 

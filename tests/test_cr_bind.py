@@ -92,14 +92,20 @@ def daemon_test(tmp_path, ns, options, check):
     A.run(main(), timeout=60)
 
 
+async def served_at(cpe, acs_ns, host):
+    """The CR URL the CPE publishes names ``host`` and answers Digest from the other host."""
+    url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+    port = url.rsplit(":", 1)[1].rstrip("/")
+    assert url == f"http://{host}:{port}/"
+    assert await status(acs_ns, url, "--digest", "-u", "cr:cr-secret") == "200"
+    return port
+
+
 def test_the_listener_binds_only_the_configured_interface(tmp_path, namespaces):
     cpe_ns, acs_ns = namespaces
 
     async def check(cpe):
-        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
-        port = url.rsplit(":", 1)[1].rstrip("/")
-        assert url == f"http://10.99.0.1:{port}/"
-        assert await status(acs_ns, url, "--digest", "-u", "cr:cr-secret") == "200"
+        port = await served_at(cpe, acs_ns, "10.99.0.1")
         assert await status(acs_ns, f"http://[fd99::1]:{port}/") == "401"  # both versions
         assert await status(cpe_ns, f"http://127.0.0.1:{port}/") == "000"  # not on lo
         assert "(interface veth0)" in cpe.log_text()
@@ -111,10 +117,7 @@ def test_ip_version_6_listens_and_advertises_ipv6_also_for_udp(tmp_path, namespa
     cpe_ns, acs_ns = namespaces
 
     async def check(cpe):
-        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
-        port = url.rsplit(":", 1)[1].rstrip("/")
-        assert url == f"http://[fd99::1]:{port}/"
-        assert await status(acs_ns, url, "--digest", "-u", "cr:cr-secret") == "200"
+        port = await served_at(cpe, acs_ns, "[fd99::1]")
         assert await status(acs_ns, f"http://10.99.0.1:{port}/") == "000"
         udp = cpe.value("Device.ManagementServer.UDPConnectionRequestAddress")
         assert udp == f"[fd99::1]:{port}"
@@ -138,10 +141,7 @@ def test_force_ipv4_wins_over_ip_version_6(tmp_path, namespaces):
     cpe_ns, acs_ns = namespaces
 
     async def check(cpe):
-        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
-        port = url.rsplit(":", 1)[1].rstrip("/")
-        assert url == f"http://10.99.0.1:{port}/"
-        assert await status(acs_ns, url, "--digest", "-u", "cr:cr-secret") == "200"
+        port = await served_at(cpe, acs_ns, "10.99.0.1")
         assert await status(acs_ns, f"http://[fd99::1]:{port}/") == "000"
 
     daemon_test(tmp_path, cpe_ns, {("cpe", "interface"): "veth0", ("acs", "ip_version"): "6",
