@@ -32,7 +32,8 @@ async def main(args):
     bus_socket = root / "bus.sock"
     bus = await asyncio.create_subprocess_exec(
         "dbus-daemon", "--session", "--nofork", f"--address=unix:path={bus_socket}",
-        "--print-address", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        "--print-address", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True)   # Ctrl-C reaches icwmpd, which still says goodbye on the bus
     address = (await bus.stdout.readline()).decode().strip()
     acs = A.Acs("digest", "acs", "acs-secret", port=args.acs_port)
     await acs.start()
