@@ -81,6 +81,7 @@ class Agent:
         self.exit_code = None
         self.stats = {"sessions": 0, "success": 0, "failure": 0}
         self.last_session = None
+        self.acs_ip = None   # the ACS address the last answered session reached
         self.next_session = None
         self.session_listeners = []   # callables (event, detail) for "started"/"ended"
         self._plain_requests = set()  # ACS URLs that refused compressed requests (415)
@@ -283,6 +284,7 @@ class Agent:
         finally:
             if client.compression_refused:
                 self._plain_requests.add(url)
+            self.acs_ip = client.primary_ip or self.acs_ip
             client.close()
             curl.close()
             self.in_session = False

@@ -135,27 +135,52 @@ def keep_port(uci, configured, bound):
                 configured, bound)
 
 
-async def open_firewall(uci, model, settings, port, udp):
+def acs_address(agent):
+    """The ACS address the firewall rule lets in: where the last session reached the ACS,
+    else the ACS URL's host when it is a literal IP; None until known."""
+    if agent.acs_ip:
+        return agent.acs_ip
+    try:
+        return str(ipaddress.ip_address(urlsplit(agent.acs_url or "").hostname))
+    except ValueError:
+        return None
+
+
+async def open_firewall(uci, model, agent, port, udp):
     """Keep the firewall rule for the connection request port (cwmp.cpe.firewall_rule;
     unset: when the firewall package exists) and reload the firewall when it changed."""
-    cpe = settings.cpe
+    cpe = agent.settings.cpe
     wanted = cpe.firewall_rule
     if not (os.path.isfile(uci.path("firewall")) if wanted is None else wanted):
         return
     try:
-        changed = firewall.open_port(uci, port, udp=udp, network=cpe.default_wan_interface)
+        changed = firewall.open_port(uci, port, udp=udp, network=cpe.default_wan_interface,
+                                     incoming_rule=cpe.incoming_rule, acs_ip=acs_address(agent))
     except (UciError, OSError) as e:
         log.error("cannot open the connection request port in the firewall: %s", e)
         return
     if not changed:
         return
-    log.info("firewall: rule %s accepts port %d (%s)", firewall.SECTION, port,
-             "tcp, udp" if udp else "tcp")
+    log.info("firewall: rule %s %s", firewall.SECTION,
+             firewall.describe(uci.options("firewall", firewall.SECTION)))
     command = model.defs.reload.get("firewall")
     if command:
         proc = await asyncio.create_subprocess_shell(command, stdin=asyncio.subprocess.DEVNULL)
         if await proc.wait():
             log.warning("%r exited with status %d", command, proc.returncode)
+
+
+def follow_acs_address(agent, open_again):
+    """After each session, ``open_again()`` (a coroutine function): the rule follows the
+    ACS address a session learnt (cwmp.cpe.incoming_rule IP_Port, IP_Only)."""
+    tasks = set()
+
+    def session_event(event, _detail):
+        if event == "ended":
+            task = asyncio.get_running_loop().create_task(open_again())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+    agent.session_listeners.append(session_event)
 
 
 def first_start_after_boot(rundir):
@@ -249,7 +274,10 @@ async def serve(args, settings, reload_asked=()):
     # agent.run(), as its STUN task writes through agent.run_model.
     udp = await udp_cr.start(agent, cr.port, urlsplit(url).hostname, version=version,
                              device=device)
-    await open_firewall(uci, model, agent.settings, cr.port, udp is not None)
+    async def reopen_firewall():
+        await open_firewall(uci, model, agent, cr.port, udp is not None)
+    await reopen_firewall()
+    follow_acs_address(agent, reopen_firewall)
     # XMPP connection requests (TR-069 Annex K): connected only while
     # ManagementServer.ConnReqXMPPConnection names an enabled Device.XMPP.Connection
     # (followed live); slixmpp is imported only then.

@@ -734,7 +734,7 @@ def test_the_connection_request_port_is_opened_in_the_firewall(tmp_path):
         port = Uci(str(cpe.confdir)).get("cwmp", "cpe", "port")
         rule = Uci(str(cpe.confdir)).options("firewall", "icwmp_cr")
         assert rule == {"name": "Open_ACS_port", "src": "wide", "proto": "tcp udp",
-                        "dest_port": port, "target": "ACCEPT"}
+                        "src_ip": "127.0.0.1", "dest_port": port, "target": "ACCEPT"}
         assert await finish(acs, cpe) == 0
         cpe.configure({("cpe", "port"): str(free_port())})
         await acs.start()
@@ -744,6 +744,35 @@ def test_the_connection_request_port_is_opened_in_the_firewall(tmp_path):
         assert uci.get("firewall", "icwmp_cr", "dest_port") == uci.get("cwmp", "cpe", "port")
         assert [t for _, t in uci.sections("firewall")] == ["defaults", "zone", "rule"]
         assert await finish(acs, cpe) == 0
+    run(main())
+
+
+@pytest.mark.parametrize("incoming_rule", ["IP_Port", "IP_Only", "Port_Only"])
+def test_the_firewall_rule_lets_in_the_address_the_session_reached(tmp_path, incoming_rule):
+    """cwmp.cpe.incoming_rule as icwmp's: with an ACS URL naming a host, the rule that
+    means only the ACS stays disabled until the first session has reached its address."""
+    async def main():
+        acs = A.Acs()
+        await acs.start()
+        cpe = Cpe(tmp_path, acs.url.replace("127.0.0.1", "localhost"),
+                  {("cpe", "incoming_rule"): incoming_rule})
+        (cpe.confdir / "firewall").write_text(FIREWALL)
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        await logged_again(cpe, "from 127.0.0.1" if incoming_rule != "Port_Only"
+                           else "firewall: rule icwmp_cr accepts port", 1)
+        port = Uci(str(cpe.confdir)).get("cwmp", "cpe", "port")
+        rule = Uci(str(cpe.confdir)).options("firewall", "icwmp_cr")
+        assert await finish(acs, cpe) == 0
+        expected = {"name": "Open_ACS_port", "src": "wide", "proto": "tcp udp",
+                    "src_ip": "127.0.0.1", "dest_port": port, "target": "ACCEPT"}
+        if incoming_rule == "IP_Only":
+            del expected["dest_port"]
+        if incoming_rule == "Port_Only":
+            del expected["src_ip"]
+        assert rule == expected
+        disabled = "firewall: rule icwmp_cr is disabled until the ACS address is known"
+        assert (disabled in cpe.log_text()) == (incoming_rule != "Port_Only")
     run(main())
 
 

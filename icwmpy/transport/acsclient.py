@@ -154,7 +154,8 @@ class AcsClient:
     is false, compresses the envelopes sent, until the ACS refuses one with 415
     (``compression_refused``). ``timeout`` (s) bounds the connect and each whole exchange;
     ``max_body`` (bytes) bounds each response body. ``interface`` and ``ip_version``
-    (None, 4, 6) pick the source interface and address family.
+    (None, 4, 6) pick the source interface and address family. ``primary_ip``: the ACS
+    address the last answer came from (None before one), for the firewall rule.
     """
 
     def __init__(self, curl_loop, url, *, username="", password="", ca_path=None,
@@ -175,6 +176,7 @@ class AcsClient:
         self._encoding = encoding
         self._compress = bool(encoding) and compress_requests
         self.compression_refused = False
+        self.primary_ip = None
         self._fixed_headers = ["Expect:"] if disable_100_continue else []
         self._busy = False
         self._easy = easy = pycurl.Curl()
@@ -288,6 +290,7 @@ class AcsClient:
                 raise TransportError(pycurl.E_FILESIZE_EXCEEDED,
                                      f"response body larger than {self._max_body} bytes") from None
             raise
+        self.primary_ip = easy.getinfo(pycurl.PRIMARY_IP) or self.primary_ip
         return HttpResponse(easy.getinfo(pycurl.RESPONSE_CODE), self._headers,
                             b"".join(self._body))
 
