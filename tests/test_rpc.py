@@ -6,6 +6,7 @@ import asyncio
 import base64
 import logging
 from datetime import datetime, UTC
+from xml.etree import ElementTree
 
 import pytest
 
@@ -676,3 +677,47 @@ def test_voucher_samples_and_empty_list(cpe):
     assert cpe.fault(set_vouchers()).code == 9003
     assert cpe.args(get_options()) == {"OptionList": []}
     assert cpe.fault(get_options("Unknown")).code == 9003
+
+
+# -- missing and unreadable arguments -------------------------------------------------------
+
+def answer(handler, request):
+    """The CPE's answer to ``request`` bytes as a session gives it: the codec's fault for an
+    unreadable message (echoing what it understood of the envelope), else the handler's."""
+    try:
+        env = soap.parse(request)
+    except CwmpFault as fault:
+        env = getattr(fault, "envelope", soap.Envelope())
+        return soap.build_fault(fault, id=env.id, ns=env.ns)
+    return asyncio.run(handler.handle(env))
+
+
+def without(request, name):
+    """``request`` (bytes) with the method's argument elements ``name`` taken out."""
+    root = ElementTree.fromstring(request)
+    call = root.find(f"{{{soap.SOAP_ENV}}}Body")[0]
+    for kid in [kid for kid in call if kid.tag == name]:
+        call.remove(kid)
+    return ElementTree.tostring(root)
+
+
+MANDATORY = [(method, f.name) for method in RpcHandler.METHODS
+             for f in RPCS[method].fields if not f.optional]
+
+
+@pytest.mark.parametrize("method, name", MANDATORY, ids=[f"{m}-{n}" for m, n in MANDATORY])
+def test_a_missing_argument_is_9003(cpe, method, name):
+    request = without(soap.build(method, xsd.SAMPLES[method], id="m", ns=NS12), name)
+    fault = soap.parse(answer(cpe.handler, request)).fault
+    assert fault.code == 9003 and name in fault.message
+
+
+@pytest.mark.parametrize("method", ["GetParameterValues", "SetParameterValues", "Reboot"])
+def test_a_method_in_an_unknown_namespace_is_9000_in_a_known_one(cpe, caplog, method):
+    """TR-069 knows cwmp-1-0 .. cwmp-1-2 (and 1-3, 1-4 in the wild): an element of another
+    namespace is no method of the CPE's, answered like any unknown method, in ours."""
+    request = soap.build(method, xsd.SAMPLES[method], ns="urn:dslforum-org:cwmp-9-9")
+    with caplog.at_level(logging.DEBUG):
+        answer = cpe.ask(request)
+    assert (answer.fault.code, answer.ns) == (9000, NS12)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

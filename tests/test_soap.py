@@ -183,7 +183,7 @@ def test_tolerated_forms():
 
 def test_foreign_namespace_method_is_unknown():
     env = soap.parse(message('<v:Reboot xmlns:v="urn:v"><CommandKey>x</CommandKey></v:Reboot>'))
-    assert (env.method, env.args, env.ns) == ("Reboot", {}, "urn:dslforum-org:cwmp-1-2")
+    assert (env.method, env.args, env.ns) == ("{urn:v}Reboot", {}, "urn:dslforum-org:cwmp-1-2")
 
 
 @pytest.mark.parametrize("data", [b"", b"  \r\n\t", "  "])

@@ -55,8 +55,9 @@ class Envelope:
     """One decoded CWMP message.
 
     ``method`` is the Body child's local name (``"Fault"`` for a SOAP Fault, whose CWMP
-    fault is in ``fault``); ``args`` its decoded arguments, ``{}`` for a method the table
-    does not know (the receiver answers 9000). ``must_understand`` lists the ``{ns}name``
+    fault is in ``fault``), or its ``{ns}name`` outside the CWMP namespaces; ``args`` its
+    decoded arguments, ``{}`` for a method the table does not know (the receiver answers
+    9000). ``must_understand`` lists the ``{ns}name``
     of header elements marked mustUnderstand="1" that this codec does not know.
     """
 
@@ -86,6 +87,15 @@ def _cwmp_ns(tag):
     """The CWMP namespace of a ``{ns}name`` tag, or None."""
     ns = tag[1:].partition("}")[0] if tag.startswith("{") else ""
     return ns if ns in CWMP_NAMESPACES else None
+
+
+def _method(tag):
+    """The method a Body child calls: its local name in a CWMP namespace or none (and
+    "Fault" for a SOAP Fault); any other namespace keeps the whole ``{ns}name``, which no
+    table knows, so that an element of an unknown CWMP version is an unknown method."""
+    if tag == f"{{{SOAP_ENV}}}Fault" or _cwmp_ns(tag) or "}" not in tag:
+        return local(tag)
+    return tag
 
 
 def _xml(data):
@@ -129,11 +139,11 @@ def parse(data, max_size=DEFAULT_MAX_SIZE):
     try:
         _read_header(parts.get("Header"), env)
         call = children(body)[0]
-        env.method = local(call.tag)
+        env.method = _method(call.tag)
         env.ns = _cwmp_ns(call.tag) or env.ns
-        if call.tag == f"{{{SOAP_ENV}}}Fault":
+        if env.method == "Fault":
             env.fault = _read_fault(call, env)
-        elif env.method in RPCS and (_cwmp_ns(call.tag) or "}" not in call.tag):
+        elif env.method in RPCS:
             env.args = RPCS[env.method].decode(call, env.method, unwrapped=True)
     except CwmpFault as fault:
         raise MessageFault(fault, env) from None
