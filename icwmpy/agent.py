@@ -28,7 +28,7 @@ from icwmpy.notify import ValueWatcher
 from icwmpy.rpc import RpcHandler
 from icwmpy.rpc.methods import Features
 from icwmpy.rpc.options import Options
-from icwmpy.transport import AcsClient, CurlLoop, TransportError
+from icwmpy.transport import AcsClient, BodyTooLarge, CurlLoop, TransportError
 
 log = logging.getLogger("icwmpy")
 
@@ -348,7 +348,12 @@ class Agent:
             if isinstance(step, Send):
                 if debug:
                     log.debug("SOAP to the ACS:\n%s", redact(step.body) or "(empty)")
-                response = await client.post(step.body)
+                try:
+                    response = await client.post(step.body)
+                except BodyTooLarge as e:  # not read past the cap: refused, the session goes on
+                    log.warning("ACS message refused: %s", e.message)
+                    step = session.refuse(CwmpFault(9004, f"Resources exceeded: {e.message}"))
+                    continue
                 if debug:
                     log.debug("SOAP from the ACS (HTTP %d):\n%s", response.status,
                               redact(response.body) or "(empty)")

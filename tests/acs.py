@@ -77,6 +77,7 @@ class Response(NamedTuple):
     body: bytes = b""
     headers: tuple = ()    # (name, value) pairs
     close: bool = False
+    padding: int = 0       # bytes of whitespace streamed after ``body`` (a huge answer)
 
 
 class HttpServer:
@@ -143,6 +144,7 @@ class HttpServer:
                     return
                 writer.write(_render(response))
                 await writer.drain()
+                await _pad(writer, response.padding)
                 if response.close or request.headers.get("connection", "").lower() == "close":
                     return
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
@@ -203,10 +205,18 @@ def _render(response):
     lines = [f"HTTP/1.1 {response.status} {reason}"]
     lines += [f"{name}: {value}" for name, value in response.headers]
     if response.status != 204:
-        lines.append(f"Content-Length: {len(response.body)}")
+        lines.append(f"Content-Length: {len(response.body) + response.padding}")
     if response.close:
         lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("iso-8859-1") + response.body
+
+
+async def _pad(writer, size, chunk=b" " * 65536):
+    """Stream ``size`` bytes of whitespace, never holding more than a chunk of it."""
+    while size > 0:
+        writer.write(chunk[:size])
+        size -= len(chunk)
+        await writer.drain()
 
 
 # ---------------------------------------------------------------- SOAP: parsing CPE messages
@@ -420,6 +430,14 @@ ACS_METHODS = ("Inform", "GetRPCMethods", "TransferComplete", "AutonomousTransfe
                "Kicked")
 
 
+class Padded(NamedTuple):
+    """A queued ACS request (bytes or callable) sent as a ``size``-byte body: ``request``
+    followed by whitespace (still well-formed XML), streamed so that a 100 MB answer costs
+    the ACS no memory."""
+    request: object
+    size: int
+
+
 def _answer_cpe_request(request):
     """The ACS's answer to a CPE request (an ``Envelope``) other than Inform."""
     method, ns = request.method, request.ns
@@ -568,7 +586,8 @@ class Acs:
     # -- scripting
 
     def queue(self, *requests):
-        """Queue ACS requests: bytes, or callables ``(session) -> bytes`` built when sent."""
+        """Queue ACS requests: bytes, callables ``(session) -> bytes`` built when sent, or
+        ``Padded`` bytes."""
         self._queue.extend(requests)
 
     def fail_next_posts(self, n, status=500):
@@ -724,9 +743,12 @@ class Acs:
             self._changed()
             return Response(204)
         item = self._queue.pop(0)
+        size = 0
+        if isinstance(item, Padded):
+            item, size = item
         body = item(session) if callable(item) else item
         session.sent.append(body)
-        return _xml(body)
+        return _xml(body)._replace(padding=max(0, size - len(body)))
 
     def _reject(self, request, status, reason, headers=()):
         self.rejected.append((status, reason, request))

@@ -928,3 +928,26 @@ def test_a_sighup_while_starting_is_a_reload_not_an_end(tmp_path):
         assert ("2 PERIODIC", "") in s.events
         assert await finish(acs, cpe) == 0
     run(main())
+
+
+def test_a_huge_acs_request_gets_9004_at_once_and_the_session_goes_on(tmp_path):
+    """10 MB and 100 MB bodies are refused at the cap, not read to the end; the next POST
+    goes on a new connection (the aborted one is dead) with the session cookie and Digest."""
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("acs", "userid"): "acs", ("acs", "passwd"): "pw"},
+                                 auth="digest", username="acs", password="pw")
+        mb = 1024 * 1024
+        acs.queue(A.Padded(A.get_parameter_values("Device.DeviceInfo.SerialNumber"), 10 * mb),
+                  A.Padded(A.get_rpc_methods(), 100 * mb),
+                  A.get_parameter_values("Device.DeviceInfo.SerialNumber"))
+        await cpe.start()
+        await acs.wait_message("Inform", timeout=TIMEOUT)
+        s = await acs.wait_session(1, timeout=4)
+        assert s.methods == ["Inform", "Fault", "Fault", "GetParameterValuesResponse"]
+        for fault in s.messages[1:3]:
+            assert b"<FaultCode>9004</FaultCode>" in fault.raw
+        assert "Device.DeviceInfo.SerialNumber" in as_dict(s.messages[3].parsed["ParameterList"])
+        assert len(s.connections) == 3
+        assert await finish(acs, cpe) == 0
+        assert "session end: success (3 ACS requests)" in cpe.log_text()
+    run(main())

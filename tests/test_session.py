@@ -91,6 +91,19 @@ def test_answers_in_the_acs_namespace_and_faults_unreadable_requests():
     assert s.receive(200, b"") == Done()
 
 
+def test_a_refused_acs_request_gets_the_fault_and_a_refused_answer_fails():
+    """refuse(): what the runner does with a body the transport stopped reading at its cap."""
+    s = Session(INFORM)
+    s.start()
+    assert isinstance(s.refuse(CwmpFault(9004)), Failed) and not s.informed
+    s = Session(INFORM)
+    s.start()
+    s.receive(200, inform_response())
+    fault = soap.parse(s.refuse(CwmpFault(9004)).body)
+    assert fault.method == "Fault" and fault.fault.code == 9004 and fault.id is None
+    assert isinstance(s.receive(200, A.get_rpc_methods()), Handle)
+
+
 def test_unknown_must_understand_header_gets_9000():
     s = Session(INFORM)
     s.start()

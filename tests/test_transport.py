@@ -9,11 +9,11 @@ import time
 import pycurl
 import pytest
 
-from acs import (Acs, HttpServer, Response, envelope, get_parameter_values, inform,
+from acs import (Acs, HttpServer, Padded, Response, envelope, get_parameter_values, inform,
                  parse_envelope, run)
 from certs import make_pki
 from icwmpy import digest
-from icwmpy.transport import AcsClient, CurlLoop, TransportError
+from icwmpy.transport import AcsClient, BodyTooLarge, CurlLoop, TransportError
 from icwmpy.transport.acsclient import MAX_AUTH_RETRIES
 
 GPV_RESPONSE = envelope("GetParameterValuesResponse",
@@ -304,6 +304,35 @@ def test_body_cap():
             post_to(gzip_if_accepted, compression=compression, max_body=10_000)
         assert error.value.code == pycurl.E_FILESIZE_EXCEEDED
     assert len(post_to(gzip_if_accepted, max_body=50_017)[0].body) == 50_017
+
+
+def test_a_body_over_the_cap_is_refused_at_once_and_the_client_goes_on():
+    """10 MB and 100 MB answers: BodyTooLarge without reading them; each next POST goes on
+    a new connection, with the session cookie and a Digest answer valid there."""
+    async def scenario():
+        acs = await started(Acs("digest", "cpe", "pw"))
+        mb = 1024 * 1024
+        acs.queue(Padded(get_parameter_values("Device."), 10 * mb),
+                  Padded(get_parameter_values("Device."), 100 * mb),
+                  get_parameter_values("Device."))
+        async with connected(acs, username="cpe", password="pw") as client:
+            assert (await client.post(inform())).status == 200
+            started_at = time.monotonic()
+            for body in (b"", GPV_RESPONSE):
+                with pytest.raises(BodyTooLarge) as error:
+                    await client.post(body)
+                assert error.value.code == pycurl.E_FILESIZE_EXCEEDED
+            assert time.monotonic() - started_at < 2
+            assert parse_envelope((await client.post(GPV_RESPONSE)).body).method == \
+                "GetParameterValues"
+            assert (await client.post(GPV_RESPONSE)).status == 204
+        session = acs.sessions[0]
+        assert session.ended and session.methods == ["Inform"] + 3 * ["GetParameterValuesResponse"]
+        assert len(acs.connections) == 3
+        after_inform = [r for r in acs.requests if r.body != acs.requests[0].body]
+        assert all(f"icwmpy_acs_session={session.cookie}" in r.headers.get("cookie", "")
+                   for r in after_inform)
+    run(scenario())
 
 
 def test_expect_100_continue_only_when_not_disabled():

@@ -98,8 +98,7 @@ class Session:
 
     def receive(self, status, body):
         """Feed the HTTP status and body answering the last POST; returns the next step."""
-        if self._state in ("new", "handling", "done"):
-            raise RuntimeError(f"receive() in state {self._state}")
+        self._check_receiving("receive")
         if status == 204 or (status == 200 and not body.strip()):
             return self._empty(status)
         if status != 200:
@@ -107,16 +106,24 @@ class Session:
         try:
             env = soap.parse(body)
         except CwmpFault as f:
-            if self._state == "acs":
-                envelope = getattr(f, "envelope", None)
-                return self._answer_fault(f, envelope)
-            return self._fail(f"unreadable answer: {f.message}")
+            return self.refuse(f, getattr(f, "envelope", None))
         if env is None:
             return self._empty(status)
         self._header(env)
         if self._state in ("inform", "cpe"):
             return self._response(env)
         return self._acs_request(env)
+
+    def refuse(self, fault, envelope=None):
+        """The answer to the last POST cannot be taken in: unreadable, or a body the
+        transport stopped reading at its cap (9004). What comes next, as from
+        :meth:`receive`: an ACS request gets ``fault`` as its answer (echoing ``envelope``'s
+        cwmp:ID when it was read that far) and the session goes on; an answer to a CPE
+        message fails the session."""
+        self._check_receiving("refuse")
+        if self._state == "acs":
+            return self._answer_fault(fault, envelope)
+        return self._fail(f"unreadable answer: {fault.message}")
 
     def respond(self, body):
         """The runner's answer (a response or fault envelope) to the last :class:`Handle`."""
@@ -127,6 +134,10 @@ class Session:
         return Send(body)
 
     # ------------------------------------------------------------------ internals
+    def _check_receiving(self, call):
+        if self._state in ("new", "handling", "done"):
+            raise RuntimeError(f"{call}() in state {self._state}")
+
     def _header(self, env):
         if env.hold_requests is not None:
             self.hold_requests = env.hold_requests

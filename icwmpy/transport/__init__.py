@@ -4,7 +4,7 @@
 client of one CWMP session (keep-alive, cookies, Digest/Basic, redirects, TLS, compression).
 """
 
-from .acsclient import AcsClient, HttpResponse
+from .acsclient import AcsClient, BodyTooLarge, HttpResponse
 from .curlloop import CurlLoop, TransportError
 
-__all__ = ["AcsClient", "CurlLoop", "HttpResponse", "TransportError"]
+__all__ = ["AcsClient", "BodyTooLarge", "CurlLoop", "HttpResponse", "TransportError"]

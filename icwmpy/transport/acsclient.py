@@ -54,6 +54,13 @@ class HttpResponse(NamedTuple):
     body: bytes
 
 
+class BodyTooLarge(TransportError):
+    """The answer's body exceeds ``max_body``: libcurl stopped at the cap (a declared
+    Content-Length above it is refused before the body, a longer stream when the write
+    callback refuses the chunk that crosses it). The connection is dropped, the client
+    stays usable: its next POST opens a new connection, with the session's cookies."""
+
+
 class _Authenticator:
     """Answers the ACS's ``WWW-Authenticate`` challenge, then keeps answering it preemptively."""
 
@@ -215,7 +222,7 @@ class AcsClient:
 
         Answers 401 challenges and follows redirects itself; a 401 that persists is
         returned, not raised. Raises ``TransportError`` for network, TLS and timeout
-        failures, too many redirects, or a response body above ``max_body``.
+        failures, too many redirects; ``BodyTooLarge`` for a response body above ``max_body``.
         """
         if self._easy is None:
             raise RuntimeError("AcsClient is closed")
@@ -287,8 +294,8 @@ class AcsClient:
             await self._curl_loop.perform(easy)
         except TransportError as error:
             if self._body_size > self._max_body or error.code == pycurl.E_FILESIZE_EXCEEDED:
-                raise TransportError(pycurl.E_FILESIZE_EXCEEDED,
-                                     f"response body larger than {self._max_body} bytes") from None
+                raise BodyTooLarge(pycurl.E_FILESIZE_EXCEEDED,
+                                   f"response body larger than {self._max_body} bytes") from None
             raise
         self.primary_ip = easy.getinfo(pycurl.PRIMARY_IP) or self.primary_ip
         return HttpResponse(easy.getinfo(pycurl.RESPONSE_CODE), self._headers,
@@ -310,6 +317,7 @@ class AcsClient:
     def _on_body(self, chunk):
         self._body_size += len(chunk)
         if self._body_size > self._max_body:
+            self._body = []  # never used now: give the memory back at once
             return 0  # makes libcurl abort with CURLE_WRITE_ERROR
         self._body.append(chunk)
         return None
