@@ -335,7 +335,8 @@ class Agent:
                          compress_requests=url not in self._plain_requests,
                          disable_100_continue=acs.http_disable_100continue,
                          interface=cpe.interface or None,
-                         ip_version=4 if cpe.force_ipv4 else 6 if acs.ipv6_enable else None)
+                         ip_version=4 if cpe.force_ipv4 else 6 if acs.ipv6_enable else None,
+                         max_body=soap.DEFAULT_MAX_SIZE)   # what the parser takes, never read past
 
     async def _exchange(self, session, client, sent, changed):
         """Drive the session machine over HTTP; (ok, reason). What the ACS acknowledges is
