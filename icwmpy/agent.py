@@ -314,7 +314,7 @@ class Agent:
             requests.insert(0, CpeRequest(GET_RPC_METHODS, {}, GET_RPC_METHODS))
         cpe = self.settings.cpe
         self.rpc.features = Features(cpe.amd_version, cpe.instance_mode == "InstanceAlias",
-                                     cpe.auto_create_instances)
+                                     cpe.auto_create_instances, cpe.max_response_parameters)
         addressing = self.rpc.features.addressing
         if addressing.instance_alias:  # the Inform names instances as the responses do
             inform["ParameterList"] = await self.run_model(

@@ -951,3 +951,43 @@ def test_a_huge_acs_request_gets_9004_at_once_and_the_session_goes_on(tmp_path):
         assert await finish(acs, cpe) == 0
         assert "session end: success (3 ACS requests)" in cpe.log_text()
     run(main())
+
+
+def memory_kib(pid, field):
+    """VmRSS (now) or VmHWM (the peak) of a process, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def test_400_times_device_is_answered_once_without_the_memory_of_400(tmp_path):
+    """A 10 KB GetParameterValues of 400 x Device. once built a 45 MB answer and grew the
+    daemon by 200 MB: the name is walked once now, the answer is that of one Device."""
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        before = memory_kib(cpe.proc.pid, "VmRSS")
+        acs.queue(A.get_parameter_values(*["Device."] * 400))
+        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+        assert await curl_status(url, "--digest", "-u", "cr:cr-secret") == "200"
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        peak = memory_kib(cpe.proc.pid, "VmHWM")
+        assert s.methods == ["Inform", "GetParameterValuesResponse"]
+        names = [p["Name"] for p in s.messages[1].parsed["ParameterList"]]
+        assert "Device.DeviceInfo.SerialNumber" in names and len(names) == len(set(names))
+        assert peak - before < 30 * 1024, f"grew by {(peak - before) // 1024} MiB"
+        assert await finish(acs, cpe) == 0
+    run(main())
+
+
+def test_cpe_max_response_parameters_caps_an_answer_with_9004(tmp_path):
+    async def main():
+        acs, cpe = await sandbox(tmp_path, {("cpe", "max_response_parameters"): "5"})
+        acs.queue(A.get_parameter_values("Device."),
+                  A.get_parameter_values("Device.DeviceInfo.SerialNumber"))
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        assert s.methods == ["Inform", "Fault", "GetParameterValuesResponse"]
+        assert b"<FaultCode>9004</FaultCode>" in s.messages[1].raw
+        assert await finish(acs, cpe) == 0
+    run(main())

@@ -721,3 +721,28 @@ def test_a_method_in_an_unknown_namespace_is_9000_in_a_known_one(cpe, caplog, me
         answer = cpe.ask(request)
     assert (answer.fault.code, answer.ns) == (9000, NS12)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+# -- bounded answers ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("request_of", [acs.get_parameter_values, acs.get_parameter_attributes])
+def test_a_name_asked_many_times_is_answered_once(cpe, request_of):
+    """400 x Device. (a 10 KB request) is the answer of one Device., not 400 copies."""
+    one = cpe.args(request_of("Device."))["ParameterList"]
+    assert len(one) > 5
+    assert cpe.args(request_of(*["Device."] * 400))["ParameterList"] == one
+
+
+def test_an_answer_over_max_response_parameters_is_9004(cpe):
+    """The cap counts the whole answer, over all the names asked."""
+    whole = len(cpe.args(acs.get_parameter_values("Device."))["ParameterList"])
+    cpe.handler.features = Features(max_parameters=whole)
+    assert len(cpe.args(acs.get_parameter_values("Device."))["ParameterList"]) == whole
+    for request_of in (acs.get_parameter_values, acs.get_parameter_attributes):
+        assert cpe.fault(request_of("Device.", "Device.DeviceInfo.Manufacturer")).code == 9004
+    cpe.handler.features = Features()
+    names = len(cpe.args(acs.get_parameter_names("Device.", False))["ParameterList"])
+    cpe.handler.features = Features(max_parameters=names)
+    assert len(cpe.args(acs.get_parameter_names("Device.", False))["ParameterList"]) == names
+    cpe.handler.features = Features(max_parameters=names - 1)
+    assert cpe.fault(acs.get_parameter_names("Device.", False)).code == 9004

@@ -60,6 +60,25 @@ def _instance_forms(path):
             for seg in path.split(".") if seg == "*" or seg.startswith("[") or _NUMBER.match(seg)]
 
 
+class _Bounded(list):
+    """The items of one answer, refusing to grow past ``limit`` (None: no limit): a
+    request whose answer would be too big fails with 9004 as soon as it reaches the cap,
+    before any value is read or any of it is encoded."""
+
+    def __init__(self, limit):
+        super().__init__()
+        self.limit = limit
+
+    def append(self, item):
+        if self.limit is not None and len(self) >= self.limit:
+            raise CwmpFault(9004, "Resources exceeded: too many parameters for one response")
+        super().append(item)
+
+    def extend(self, items):
+        for item in items:
+            self.append(item)
+
+
 class _Count:
     """Backend of an automatic ``<Table>NumberOfEntries`` parameter."""
 
@@ -159,14 +178,16 @@ class DataModel:
             finally:
                 self._cache, self._by_number, self._addressing = {}, {}, None
 
-    def get_values(self, path, addressing=None):
-        """[(name, value, type)] for a parameter, partial path or wildcard path."""
+    def get_values(self, path, addressing=None, limit=None):
+        """[(name, value, type)] for a parameter, partial path or wildcard path; 9004 for
+        more than ``limit`` parameters."""
         with self._operation(addressing):
             return [(self._shown(name, path), self._read(p, keys, name), p.type.name)
-                    for name, p, keys in self._params(path)]
+                    for name, p, keys in self._params(path, limit)]
 
-    def get_names(self, path, next_level, addressing=None):
-        """[(name, writable)] as GetParameterNames: objects end with '.'."""
+    def get_names(self, path, next_level, addressing=None, limit=None):
+        """[(name, writable)] as GetParameterNames: objects end with '.'; 9004 for more
+        than ``limit`` names."""
         with self._operation(addressing):
             path = path or ""
             if path == "":
@@ -178,7 +199,7 @@ class DataModel:
                     raise CwmpFault(9003, "NextLevel true requires a partial path")
                 return [(self._shown(name, path), p.writable)
                         for name, p, _ in self._resolve(path)[1]]
-            out = []
+            out = _Bounded(limit)
             for obj, cpath, keys, at_table in self._resolve(path)[0]:
                 if not next_level:
                     out.append((cpath, obj.writable if obj.multi else False))
@@ -251,11 +272,12 @@ class DataModel:
             self._delete_instance(obj, ipath, keys, parameter_key)
             return self._status()
 
-    def get_attributes(self, path, addressing=None):
-        """[(name, notification, access_list)] for every parameter the path names."""
+    def get_attributes(self, path, addressing=None, limit=None):
+        """[(name, notification, access_list)] for every parameter the path names; 9004
+        for more than ``limit``."""
         with self._operation(addressing):
             return [(self._shown(name, path), *self._attribute(name, p))
-                    for name, p, _ in self._params(path)]
+                    for name, p, _ in self._params(path, limit)]
 
     def set_attributes(self, items, addressing=None):
         """SetParameterAttributes: [(path, notification or None, access_list or None)].
@@ -565,14 +587,17 @@ class DataModel:
                 if not next_level:
                     self._list_names(child, path, keys, child.multi, False, out)
 
-    def _params(self, path):
-        """(name, def, keys) of every parameter a path names, in tree order."""
+    def _params(self, path, limit=None):
+        """(name, def, keys) of every parameter a path names, in tree order; 9004 beyond
+        ``limit`` of them."""
         if path == "":
             path = "Device."
         objs, params = self._resolve(path)
+        out = _Bounded(limit)
+        out.extend(params)
         for obj, cpath, keys, at_table in objs:
-            self._collect(obj, cpath, keys, at_table, params)
-        return params
+            self._collect(obj, cpath, keys, at_table, out)
+        return out
 
     def _collect(self, obj, cpath, keys, at_table, out):
         if at_table:

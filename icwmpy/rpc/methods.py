@@ -31,9 +31,14 @@ MAX_QUEUED = 16
 ALIAS_AMENDMENT = 4
 
 
-def _concat(fn, names, addressing):
-    """fn(name) for each name, results joined: one worker-thread hop for a whole list."""
-    return [item for name in names for item in fn(name, addressing)]
+def _concat(fn, names, addressing, limit):
+    """fn(name) for each name, results joined: one worker-thread hop for a whole list.
+    A name asked again is answered once (400 x ``Device.`` walks the tree once), and the
+    whole answer holds at most ``limit`` items (fn stops at what is left: 9004)."""
+    out = []
+    for name in dict.fromkeys(names):
+        out += fn(name, addressing, limit - len(out))
+    return out
 
 
 def amendment(method):
@@ -46,11 +51,14 @@ def amendment(method):
 class Features:
     """What the CPE offers the ACS: ``amd_version`` (cwmp.cpe.amd_version) bounds the
     RPCs and alias-based addressing; ``instance_alias`` (InstanceMode InstanceAlias) and
-    ``auto_create`` (AutoCreateInstances) only count from Amendment 4 on."""
+    ``auto_create`` (AutoCreateInstances) only count from Amendment 4 on;
+    ``max_parameters`` (cwmp.cpe.max_response_parameters) caps the parameters of one
+    GetParameterValues, GetParameterNames or GetParameterAttributes answer (9004 beyond)."""
 
     amd_version: int = 5
     instance_alias: bool = False
     auto_create: bool = False
+    max_parameters: int = 20000
 
     @property
     def addressing(self):
@@ -106,12 +114,13 @@ class RpcHandler:
 
     async def get_parameter_values(self, args):
         values = await self._model(_concat, self.model.get_values, args["ParameterNames"],
-                                   self._addressing)
+                                   self._addressing, self.features.max_parameters)
         return {"ParameterList": values}
 
     async def get_parameter_names(self, args):
         names = await self._model(self.model.get_names, args["ParameterPath"],
-                                  args["NextLevel"], self._addressing)
+                                  args["NextLevel"], self._addressing,
+                                  self.features.max_parameters)
         return {"ParameterList": names}
 
     async def set_parameter_values(self, args):
@@ -121,7 +130,8 @@ class RpcHandler:
 
     async def get_parameter_attributes(self, args):
         attributes = await self._model(_concat, self.model.get_attributes,
-                                       args["ParameterNames"], self._addressing)
+                                       args["ParameterNames"], self._addressing,
+                                       self.features.max_parameters)
         return {"ParameterList": attributes}
 
     async def set_parameter_attributes(self, args):
