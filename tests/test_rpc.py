@@ -733,13 +733,27 @@ def test_a_name_asked_many_times_is_answered_once(cpe, request_of):
     assert cpe.args(request_of(*["Device."] * 400))["ParameterList"] == one
 
 
+@pytest.mark.parametrize("request_of", [acs.get_parameter_values, acs.get_parameter_attributes])
+def test_a_name_inside_a_partial_path_asked_before_is_only_checked(cpe, request_of):
+    one = cpe.args(request_of("Device.DeviceInfo."))["ParameterList"]
+    assert cpe.args(request_of("Device.DeviceInfo.", "Device.DeviceInfo.UpTime",
+                               "Device.DeviceInfo.UpTime"))["ParameterList"] == one
+    assert cpe.fault(request_of("Device.", "Device.DeviceInfo.Nope")).code == 9005
+    cpe.handler.features = Features(max_parameters=len(one))
+    assert cpe.args(request_of("Device.DeviceInfo.", *["Device.DeviceInfo.UpTime"] * 5)
+                    )["ParameterList"] == one
+
+
 def test_an_answer_over_max_response_parameters_is_9004(cpe):
     """The cap counts the whole answer, over all the names asked."""
     whole = len(cpe.args(acs.get_parameter_values("Device."))["ParameterList"])
     cpe.handler.features = Features(max_parameters=whole)
     assert len(cpe.args(acs.get_parameter_values("Device."))["ParameterList"]) == whole
+    cpe.handler.features = Features(max_parameters=3)
     for request_of in (acs.get_parameter_values, acs.get_parameter_attributes):
-        assert cpe.fault(request_of("Device.", "Device.DeviceInfo.Manufacturer")).code == 9004
+        assert cpe.fault(request_of("Device.")).code == 9004
+        assert cpe.fault(request_of("Device.DeviceInfo.UpTime", "Device.DeviceInfo.Manufacturer",
+                                    "Device.ManagementServer.")).code == 9004
     cpe.handler.features = Features()
     names = len(cpe.args(acs.get_parameter_names("Device.", False))["ParameterList"])
     cpe.handler.features = Features(max_parameters=names)

@@ -185,6 +185,11 @@ class DataModel:
             return [(self._shown(name, path), self._read(p, keys, name), p.type.name)
                     for name, p, keys in self._params(path, limit)]
 
+    def check(self, path, addressing=None):
+        """9005 unless ``path`` names a parameter or object; nothing is read or collected."""
+        with self._operation(addressing):
+            self._resolve(path)
+
     def get_names(self, path, next_level, addressing=None, limit=None):
         """[(name, writable)] as GetParameterNames: objects end with '.'; 9004 for more
         than ``limit`` names."""
