@@ -9,6 +9,7 @@ whose calls run in one worker thread so the event loop never blocks.
 """
 
 import asyncio
+import ctypes
 import datetime
 import json
 import logging
@@ -52,6 +53,17 @@ TIMER_NAMES = {"periodic": "the periodic inform", "retry": "a retry",
 SESSION_TIMERS = tuple(TIMER_NAMES)
 # custom_notify_json's notify_type values (TR-069 notification 0..6), as icwmp writes them
 NOTIFY_TYPES = {str(n) for n in range(7)}
+# A session with a message larger than this gives freed heap back to the OS at its end.
+TRIM_AFTER = 256 * 1024
+_MALLOC_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only (not musl)
+
+
+def give_back_memory():
+    """Return the free heap glibc keeps to the OS (malloc_trim). The parse tree and strings
+    of a big message are freed, but in arenas glibc does not shrink by itself: without this
+    the idle daemon stays megabytes larger after each one."""
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
 
 
 class Agent:
@@ -288,6 +300,8 @@ class Agent:
             client.close()
             curl.close()
             self.in_session = False
+        if session.largest > TRIM_AFTER:
+            give_back_memory()
         if not session.informed:
             self.events.failed(sent)
         self.stats["success" if ok else "failure"] += 1

@@ -991,3 +991,45 @@ def test_cpe_max_response_parameters_caps_an_answer_with_9004(tmp_path):
         assert b"<FaultCode>9004</FaultCode>" in s.messages[1].raw
         assert await finish(acs, cpe) == 0
     run(main())
+
+
+def _memory_mb(pid):
+    """(VmRSS, VmHWM) of a process in MB: now and at its peak."""
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
+    return tuple(int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
+
+
+def test_huge_acs_messages_are_refused_in_bounded_memory_and_it_is_given_back(tmp_path):
+    """100000-deep nesting, a 3 MB GPV of invalid names and a 40000-parameter SPV (all
+    under the 4 MiB body cap): the deep and the large tree are 9004 before a tree is built,
+    the peak stays tens of MB below what the trees cost (+75 MB), and the idle daemon gives
+    the heap back (malloc_trim)."""
+    deep = A.envelope("GetRPCMethods", "<a>" * 100_000 + "</a>" * 100_000)
+    gpv = A.get_parameter_values(*(f"Device.Nope.Invalid{n}.Name" for n in range(70_000)))
+    items = "".join(f"<ParameterValueStruct><Name>Device.X{n}</Name><Value>1</Value>"
+                    "</ParameterValueStruct>" for n in range(40_000))
+    spv = A.envelope("SetParameterValues",
+                     f'<ParameterList soap-enc:arrayType="cwmp:ParameterValueStruct[40000]">'
+                     f"{items}</ParameterList><ParameterKey>k</ParameterKey>")
+    assert all(len(m) < 4 * 1024 * 1024 for m in (deep, gpv, spv)) and len(gpv) > 3_000_000
+
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        await asyncio.sleep(1)
+        start, _ = _memory_mb(cpe.proc.pid)
+        acs.queue(deep, gpv, spv)
+        url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
+        await (await asyncio.create_subprocess_exec(
+            "curl", "-s", "--digest", "-u", "cr:cr-secret", url)).wait()
+        s = await acs.wait_session(2, timeout=TIMEOUT)
+        await asyncio.sleep(2)
+        idle, peak = _memory_mb(cpe.proc.pid)
+        assert peak < start + 40, (start, peak)
+        assert idle < start + 8, (start, idle)
+        assert s.methods == ["Inform", "Fault", "Fault", "Fault"]
+        codes = [m.raw.split(b"<FaultCode>")[1][:4] for m in s.messages[1:]]
+        assert codes == [b"9004", b"9005", b"9004"]
+        assert await finish(acs, cpe) == 0
+    run(main())

@@ -225,11 +225,16 @@ def test_oversized_is_9004():
     assert fault_of(data, max_size=len(data) - 1).code == 9004
 
 
-def test_deep_nesting():
-    deep = b"<a>" * 50000 + b"</a>" * 50000
-    assert soap.parse(message(deep.decode()).replace(b"<a>", b"<cwmp:GetRPCMethods>", 1)
-                      .replace(b"</a></soap:Body>", b"</cwmp:GetRPCMethods></soap:Body>")
-                      ).method == "GetRPCMethods"
+def test_deep_nesting_and_element_floods_are_9004_before_a_tree_is_built():
+    def nested(depth):  # Envelope, Body and the method are 3 levels
+        inner = "<a>" * (depth - 3) + "</a>" * (depth - 3)
+        return message(f"<cwmp:GetRPCMethods>{inner}</cwmp:GetRPCMethods>")
+    assert soap.parse(nested(soap.MAX_DEPTH)).method == "GetRPCMethods"
+    for depth in (soap.MAX_DEPTH + 1, 50000):
+        assert fault_of(nested(depth)).code == 9004
+    flood = "<a/>" * (soap.MAX_ELEMENTS - 5)  # Envelope, Header, ID, Body, method
+    assert soap.parse(message(f"<cwmp:GetRPCMethods>{flood}</cwmp:GetRPCMethods>"))
+    assert fault_of(message(f"<cwmp:GetRPCMethods>{flood}<a/></cwmp:GetRPCMethods>")).code == 9004
     fault_of(message("<cwmp:Download>" + "<CommandKey>" * 20000 + "</CommandKey>" * 20000
                      + "</cwmp:Download>"))
 

@@ -79,6 +79,7 @@ class Session:
         self.use_version = None
         self.max_envelopes = 1
         self.handled = 0             # ACS requests answered
+        self.largest = 0             # bytes of the largest message either side sent
         self._ids = (f"icwmpy-{n}" for n in itertools.count(1))
         self._state = "new"
         self._outstanding = None     # (method, body) awaiting its response
@@ -99,6 +100,7 @@ class Session:
     def receive(self, status, body):
         """Feed the HTTP status and body answering the last POST; returns the next step."""
         self._check_receiving("receive")
+        self.largest = max(self.largest, len(body))
         if status == 204 or (status == 200 and not body.strip()):
             return self._empty(status)
         if status != 200:
@@ -131,6 +133,7 @@ class Session:
             raise RuntimeError("respond() without a pending request")
         self._state = "acs"
         self.handled += 1
+        self.largest = max(self.largest, len(body))
         return Send(body)
 
     # ------------------------------------------------------------------ internals

@@ -6,7 +6,9 @@ in :mod:`icwmpy.cwmp.rpcs`, so there is no per-RPC code here.
 
 Fault codes chosen for input that is not a usable CWMP message (TR-069 names none):
 
-* larger than ``max_size`` bytes -> 9004 Resources exceeded (refused before parsing);
+* larger than ``max_size`` bytes, elements nested deeper than ``MAX_DEPTH`` or more than
+  ``MAX_ELEMENTS`` of them -> 9004 Resources exceeded (refused before a tree is built: a
+  small message of deep nesting or a flood of elements costs tens of MB as a tree);
 * not well-formed XML, a DTD (entity bombs, external entities: SOAP forbids DTDs anyway),
   not a SOAP 1.1 Envelope, no Body element, an unreadable header or argument value, a
   missing mandatory argument, a string over the schema's maxLength -> 9003 Invalid arguments.
@@ -17,6 +19,7 @@ partly decoded envelope so that the fault answer can echo the peer's cwmp:ID and
 
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError
+from xml.parsers import expat
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -35,6 +38,9 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 CWMP_NAMESPACES = tuple(f"urn:dslforum-org:cwmp-1-{minor}" for minor in range(5))
 DEFAULT_NS = CWMP_NAMESPACES[2]
 DEFAULT_MAX_SIZE = 4 * 1024 * 1024
+# CWMP messages nest 8 deep at most; 100000 elements is e.g. a 33000-parameter SPV.
+MAX_DEPTH = 64
+MAX_ELEMENTS = 100_000
 
 _MUST_UNDERSTAND = f"{{{SOAP_ENV}}}mustUnderstand"
 
@@ -98,7 +104,42 @@ def _method(tag):
     return tag
 
 
+class _Stop(Exception):
+    """Ends the counting pass early (a DTD: the real parse refuses it)."""
+
+
+def _check_shape(data):
+    """Count elements and depth with a streaming expat pass that keeps nothing, so that a
+    message too deep or too large for a tree is refused before one is built. Input that is
+    not well-formed, or has a DTD, is left to the real parse to refuse (as 9003)."""
+    depth = count = 0
+
+    def start(name, attrs):
+        nonlocal depth, count
+        depth += 1
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_ELEMENTS:
+            raise CwmpFault(9004, f"Resources exceeded: XML nested deeper than {MAX_DEPTH} "
+                                  f"or more than {MAX_ELEMENTS} elements")
+
+    def end(name):
+        nonlocal depth
+        depth -= 1
+
+    def doctype(*args):
+        raise _Stop
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler, parser.EndElementHandler = start, end
+    parser.StartDoctypeDeclHandler = doctype
+    try:
+        parser.Parse(data, True)
+    except (_Stop, expat.ExpatError, ValueError, LookupError):
+        pass
+
+
 def _xml(data):
+    _check_shape(data)
     try:
         return SafeET.fromstring(data, forbid_dtd=True)
     except (ParseError, DefusedXmlException, ValueError, LookupError) as e:
