@@ -86,18 +86,10 @@ def test_connection_request_starts_a_session_and_coalesces(tmp_path):
         await cpe.start()
         await acs.wait_session(1, timeout=TIMEOUT)
         url = cpe.value("Device.ManagementServer.ConnectionRequestURL")
-        curl = await asyncio.create_subprocess_exec(
-            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--digest",
-            "-u", "cr:cr-secret", url, stdout=subprocess.PIPE)
-        out, _ = await curl.communicate()
-        assert out == b"200"
+        assert await curl_status(url, "--digest", "-u", "cr:cr-secret") == "200"
         s = await acs.wait_session(2, timeout=TIMEOUT)
         assert s.events == [("6 CONNECTION REQUEST", "")]
-        curl = await asyncio.create_subprocess_exec(
-            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--digest",
-            "-u", "cr:wrong", url, stdout=subprocess.PIPE)
-        out, _ = await curl.communicate()
-        assert out == b"401"
+        assert await curl_status(url, "--digest", "-u", "cr:wrong") == "401"
         await asyncio.sleep(1)
         assert len(acs.sessions) == 2
         assert await finish(acs, cpe) == 0
