@@ -13,7 +13,6 @@ compares secrets in constant time, refuses replays, and never lets an exception 
 import asyncio
 import base64
 import binascii
-import collections
 import hmac
 import logging
 import re
@@ -25,6 +24,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from .. import digest
+from .admission import Admission, no_throttle
 from .nonces import NonceStore, Verdict
 from .sockets import first_free
 
@@ -56,29 +56,6 @@ def _never():
     return False
 
 
-def _no_throttle():
-    return 0
-
-
-class RateLimit:
-    """At most ``limit`` accepted requests in any ``period`` seconds. TR-069 3.2.2: the CPE
-    SHOULD restrict the connection requests it accepts in a period of time; icwmp's bound
-    is 50 in 5 s, the default here. An ACS stays well below it, a flood does not."""
-
-    def __init__(self, limit=50, period=5.0):
-        self.limit, self.period = limit, period
-        self._accepted = collections.deque()
-
-    def allow(self, now):
-        """True (and counted) when one more request fits in the window ending ``now``."""
-        while self._accepted and now - self._accepted[0] >= self.period:
-            self._accepted.popleft()
-        if len(self._accepted) >= self.limit:
-            return False
-        self._accepted.append(now)
-        return True
-
-
 @dataclass(eq=False)
 class Route:
     """One connection request target: whose credentials, and what to do when it fires.
@@ -92,9 +69,11 @@ class Route:
     credentials: Callable[[], tuple[str, str]]
     on_request: Callable[[], None]
     allow_basic: Callable[[], bool] = _never
-    throttle: Callable[[], float] = _no_throttle  # minimum seconds between triggers, 0 = none
-    rate: RateLimit = field(default_factory=RateLimit)
-    _last_trigger: float | None = field(default=None, init=False, repr=False)
+    throttle: Callable[[], float] = no_throttle  # minimum seconds between triggers, 0 = none
+    admission: Admission = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.admission = Admission(self.throttle)
 
 
 class _Refused(Exception):
@@ -324,14 +303,8 @@ class CrServer:
         if challenge is not None:
             return 401, challenge, None
         # Refused with a bare 503: TR-069 3.2.2 says no Retry-After for this reason.
-        window = route.throttle()
-        now = time.monotonic()
-        if window > 0 and route._last_trigger is not None \
-                and now - route._last_trigger < window:
+        if route.admission.refusal(time.monotonic()):
             return 503, [], None
-        if not route.rate.allow(now):
-            return 503, [], None
-        route._last_trigger = now
         return 200, [], route
 
     def _authenticate(self, request, route):

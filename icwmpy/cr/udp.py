@@ -26,7 +26,7 @@ import time
 from urllib.parse import unquote, urlsplit
 
 from . import stun
-from .http import RateLimit
+from .admission import Admission, no_throttle
 from .sockets import listening_socket
 
 log = logging.getLogger("icwmpy.cr")
@@ -35,10 +35,6 @@ MAX_DATAGRAM = 2048  # a connection request is a request line and a Host header
 UDP_CR_ADDRESS = "Device.ManagementServer.UDPConnectionRequestAddress"
 NAT_DETECTED = "Device.ManagementServer.NATDetected"
 _FIELDS = ("ts", "id", "un", "cn", "sig")
-
-
-def _no_throttle():
-    return 0
 
 
 def signature(password, ts, request_id, username, cnonce):
@@ -82,15 +78,13 @@ class UdpCrValidator:
     ``(ts, id)`` across restarts; None keeps it in memory only.
     """
 
-    def __init__(self, credentials, clock=time.monotonic, *, throttle=_no_throttle,
+    def __init__(self, credentials, clock=time.monotonic, *, throttle=no_throttle,
                  rate=None, memory=None):
         self._credentials = credentials
         self._clock = clock
-        self._throttle = throttle
-        self._rate = rate or RateLimit()
+        self._admission = Admission(throttle, rate)
         self._memory = memory
         self._last = tuple(memory.get("last", ())) if memory is not None else ()
-        self._last_trigger = None
 
     def check(self, datagram):
         """``(True, "accepted")`` for a request to act on, else ``(False, reason)``."""
@@ -113,13 +107,8 @@ class UdpCrValidator:
         self._last = (ts, fields["id"])
         if self._memory is not None:
             self._memory.set("last", list(self._last))
-        now, window = self._clock(), self._throttle()
-        if window > 0 and self._last_trigger is not None and now - self._last_trigger < window:
-            return False, "throttled"
-        if not self._rate.allow(now):
-            return False, f"more than {self._rate.limit} in {self._rate.period:g} s"
-        self._last_trigger = now
-        return True, "accepted"
+        refusal = self._admission.refusal(self._clock())
+        return (False, refusal) if refusal else (True, "accepted")
 
 
 def _same(a, b):
