@@ -1,19 +1,12 @@
 """The session state machine, fed with byte strings as an ACS would answer."""
 
-import datetime
-
 import acs as A
+from acspeer import INFORM, TRANSFER_COMPLETE
 from icwmpy.cwmp import soap
 from icwmpy.cwmp.session import (
     MAX_RESENDS, CpeRequest, Delivered, Done, Failed, Handle, Informed, Send, Session, State,
 )
 from icwmpy.faults import CwmpFault
-
-INFORM = {"DeviceId": {"Manufacturer": "icwmpy", "OUI": "001122", "ProductClass": "Box",
-                       "SerialNumber": "S1"},
-          "Event": [("1 BOOT", "")], "MaxEnvelopes": 1,
-          "CurrentTime": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
-          "RetryCount": 0, "ParameterList": [("Device.RootDataModelVersion", "2.19", "string")]}
 
 
 def inform_response(cwmp_id="icwmpy-1", ns=soap.DEFAULT_NS, **header):
@@ -43,10 +36,6 @@ def test_whole_session_with_cpe_requests_and_acs_requests():
     assert s.respond(b"<answer/>") == (Send(b"<answer/>"),)
     assert s.receive(204, b"") == (Done(),)
     assert s.handled == 1 and s.state is State.DONE
-
-
-TRANSFER_COMPLETE = {"CommandKey": "k", "FaultStruct": {"FaultCode": 0, "FaultString": ""},
-                     "StartTime": None, "CompleteTime": None}
 
 
 def test_hold_requests_postpones_cpe_requests_until_the_acs_is_done():
