@@ -3,9 +3,11 @@
 import json
 import os
 import sys
+import tracemalloc
 
 import pytest
 
+from icwmpy.cli import default_datamodel_dir
 from icwmpy.config.uci import Uci
 from icwmpy.faults import CwmpFault
 from icwmpy.model import DataModel
@@ -90,12 +92,7 @@ def env(tmp_path):
     defs.load(definitions(tmp_path))
 
     def make():
-        return DataModel(defs_fresh(), Uci(str(conf)), Store(str(tmp_path / "state")))
-
-    def defs_fresh():
-        d = Definitions()
-        d.load(definitions(tmp_path))
-        return d
+        return DataModel(defs, Uci(str(conf)), Store(str(tmp_path / "state")))
 
     env = type("Env", (), {})()
     env.path, env.conf, env.make = tmp_path, conf, make
@@ -335,6 +332,81 @@ def test_store_survives_kill_between_writes(env):
             json.loads((state / f).read_text())
         else:
             pytest.fail(f"stray temporary file {f}")
+
+
+def cpe(tmp_path, defs, name, packages):
+    """A DataModel of its own: config dir with ``packages`` (name -> UCI text), store."""
+    conf = tmp_path / name / "config"
+    conf.mkdir(parents=True)
+    for package, text in packages.items():
+        (conf / package).write_text(text)
+    return DataModel(defs, Uci(str(conf)), Store(str(tmp_path / name / "state")))
+
+
+def test_data_models_over_one_definitions_keep_their_cpes_apart(env):
+    """Fleet mode: the definitions and their backends are shared, every value, instance and
+    table handler belongs to one CPE's store and UCI tree."""
+    defs = Definitions()
+    defs.load(definitions(env.path))
+    defs.load({"Device.DeviceInfo.VendorConfigFile.{i}.": {
+        "_table": {"python": "icwmpy.backends.system:VendorConfigFiles"},
+        "Name": {"type": "string"}}})
+    a = cpe(env.path, defs, "a", {"cwmp": CWMP_UCI})
+    b = cpe(env.path, defs, "b", {"cwmp": CWMP_UCI, "network": "config interface 'lan'\n"})
+    backend = defs.by_path["Device.DeviceInfo."].children["ProvisioningCode"].backend
+    assert cpe(env.path, defs, "c", {}).defs is defs and \
+        defs.by_path["Device.DeviceInfo."].children["ProvisioningCode"].backend is backend
+
+    a.set_values([("Device.DeviceInfo.ProvisioningCode", "a-code", None),
+                  ("Device.ManagementServer.URL", "http://acs-a/", None)])
+    assert values(a, "Device.DeviceInfo.")["Device.DeviceInfo.ProvisioningCode"] == "a-code"
+    assert values(b, "Device.DeviceInfo.")["Device.DeviceInfo.ProvisioningCode"] == ""
+    assert b.read("Device.ManagementServer.URL") == "http://127.0.0.1:7557/"
+
+    assert [a.add_object("Device.Bench.Item.")[0] for _ in range(3)] == [1, 2, 3]
+    assert b.add_object("Device.Bench.Item.")[0] == 1
+    a.set_values([("Device.Bench.Item.1.Value", "7", None),
+                  ("Device.Bench.Item.1.Alias", "mine", None)])
+    mine = values(a, "Device.Bench.Item.1.")
+    theirs = values(b, "Device.Bench.Item.1.")
+    assert (mine["Device.Bench.Item.1.Alias"], mine["Device.Bench.Item.1.Value"]) == ("mine", "7")
+    assert (theirs["Device.Bench.Item.1.Alias"], theirs["Device.Bench.Item.1.Value"]) == \
+        ("cpe-1", "0")
+    assert fault(b.get_values, "Device.Bench.Item.2.").code == 9005
+    assert a.read("Device.Bench.ItemNumberOfEntries") == "3"
+    assert b.read("Device.Bench.ItemNumberOfEntries") == "1"
+
+    b.add_object("Device.ManagementServer.InformParameter.")
+    assert a.read("Device.ManagementServer.InformParameterNumberOfEntries") == "2"
+    assert b.read("Device.ManagementServer.InformParameterNumberOfEntries") == "3"
+
+    # each CPE's handler lists its own UCI packages
+    assert set(values(a, "Device.DeviceInfo.VendorConfigFile.").values()) == {"cwmp"}
+    assert set(values(b, "Device.DeviceInfo.VendorConfigFile.").values()) == {"cwmp", "network"}
+
+
+def test_a_data_model_over_bound_definitions_costs_little_memory(tmp_path):
+    """Fleet mode runs thousands of CPEs over one Definitions: the first data model binds
+    the backends (tens of KiB for the shipped tree), the others add no per-parameter
+    objects. (A throwaway binding first, so that imports are not counted.)"""
+    Definitions().load_dir(default_datamodel_dir()).bind()
+    defs = Definitions().load_dir(default_datamodel_dir())
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        first = cpe(tmp_path, defs, "first", {})
+        binding = tracemalloc.get_traced_memory()[0] - start
+        second = cpe(tmp_path, defs, "second", {})
+        cost = tracemalloc.get_traced_memory()[0] - start - binding
+    finally:
+        tracemalloc.stop()
+    assert first.defs is second.defs
+    assert cost < binding / 4, (cost, binding)
+
+
+def test_bound_definitions_take_no_more_files(env):
+    with pytest.raises(DefinitionError, match="bound"):
+        env.model.defs.load({"Device.Late.": {"X": {"type": "string", "const": "x"}}})
 
 
 def test_unusable_backend_spec_is_a_definition_error(tmp_path):

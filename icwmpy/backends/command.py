@@ -3,7 +3,8 @@
 ``{"command": ["uname", "-r"]}`` reads; ``"set": ["hostname", "{value}"]`` writes
 (each ``{value}`` in an argument is replaced, never passed through a shell). Output is
 stripped; a failing or hanging command (``"timeout"``, default 5 s) reads as the default
-and makes a set fail, so the transaction rolls back.
+and makes a set fail, so the transaction rolls back. Commands run through the CPE's
+``ctx.run``.
 """
 
 import subprocess
@@ -17,20 +18,19 @@ def run(argv, timeout=5):
 
 
 class CommandParam:
-    def __init__(self, spec, ctx, table):
+    def __init__(self, spec, table):
         self.argv = list(spec["command"])
         self.set_argv = spec.get("set")
         self.timeout = spec.get("timeout", 5)
         self.default = spec.get("default", "")
-        self.run = ctx.run
 
-    def get(self, keys, name):
+    def get(self, ctx, keys, name):
         try:
-            return self.run(self.argv, self.timeout).strip()
+            return ctx.run(self.argv, self.timeout).strip()
         except (OSError, subprocess.SubprocessError):
             return self.default
 
-    def set(self, keys, name, value):
+    def set(self, ctx, keys, name, value):
         if not self.set_argv:
             raise OSError(f"{name}: no set command")
-        self.run([a.replace("{value}", value) for a in self.set_argv], self.timeout)
+        ctx.run([a.replace("{value}", value) for a in self.set_argv], self.timeout)

@@ -92,7 +92,7 @@ def writable(signature):
 
 
 class DBusClient:
-    """Makes the backend's calls; one per data model, in ``Context.dbus``.
+    """Makes the backend's calls; one per data model, in its ``Context.dbus``.
 
     The data model is synchronous. In the daemon (``loop`` given) every call is a
     coroutine handed to the daemon's asyncio loop with ``run_coroutine_threadsafe``
@@ -201,9 +201,11 @@ def _checked(reply):
 
 
 class DBusParam:
-    """One parameter on one D-Bus object (the same for every table instance)."""
+    """One parameter on one D-Bus object (the same for every table instance), called
+    through each CPE's ``ctx.dbus``. What it learns describes the remote service, so it is
+    shared by the CPEs: a property's signature, and the last error logged."""
 
-    def __init__(self, spec, ctx, table):
+    def __init__(self, spec, table):
         where = spec["dbus"]
         if not isinstance(where, dict):
             raise ValueError("dbus: expected an object with service, path, interface, ...")
@@ -215,7 +217,6 @@ class DBusParam:
         if spec.get("access") == "readWrite" and "property" not in where and "set" not in where:
             raise ValueError("dbus: a readWrite parameter needs a \"property\" or a \"set\" method")
         _validate(where)
-        self.ctx = ctx
         self.where = where
         self.timeout = where.get("timeout", DEFAULT_TIMEOUT)
         self.signature = where.get("signature")
@@ -223,42 +224,42 @@ class DBusParam:
         self.default = spec.get("default", "")
         self._failing = None    # the last error logged, so a dead service is logged once
 
-    def get(self, keys, name):
+    def get(self, ctx, keys, name):
         try:
             if "get" in self.where:
-                reply = self._call(self.where["get"])
+                reply = self._call(ctx, self.where["get"])
                 if not reply.body:
                     raise DBusCallError(f"{self.where['get']} returned nothing")
                 value = to_text(reply.signature, reply.body[0])
             else:
-                value = to_text("v", self._get_property())
+                value = to_text("v", self._get_property(ctx))
         except (DBusCallError, ValueError) as e:
             self._log(name, e)
             return self.default
         self._failing = None
         return value
 
-    def set(self, keys, name, value):
+    def set(self, ctx, keys, name, value):
         where = self.where
         if "set" in where:
             signature = self.signature or SIGNATURE_OF_TYPE.get(self.type, "s")
-            self._call(where["set"], signature, [from_text(signature, value)])
+            self._call(ctx, where["set"], signature, [from_text(signature, value)])
         else:
             from dbus_next import Variant
             if self.signature is None:   # a property's type never changes: learnt once
-                self.signature = self._get_property().signature
+                self.signature = self._get_property(ctx).signature
             variant = Variant(self.signature, from_text(self.signature, value))
-            self._call("Set", "ssv", [where["interface"], where["property"], variant],
+            self._call(ctx, "Set", "ssv", [where["interface"], where["property"], variant],
                        interface=PROPERTIES)
 
-    def _get_property(self):
+    def _get_property(self, ctx):
         where = self.where
-        return self._call("Get", "ss", [where["interface"], where["property"]],
+        return self._call(ctx, "Get", "ss", [where["interface"], where["property"]],
                           interface=PROPERTIES).body[0]
 
-    def _call(self, member, signature="", body=(), interface=None):
+    def _call(self, ctx, member, signature="", body=(), interface=None):
         where = self.where
-        return self.ctx.dbus.call(where.get("bus"), where["service"], where["path"],
+        return ctx.dbus.call(where.get("bus"), where["service"], where["path"],
                                   interface or where["interface"], member, signature, body,
                                   self.timeout)
 
@@ -269,7 +270,7 @@ class DBusParam:
 
 
 def _validate(where):
-    """Checked when the data model binds its backends: a typo stops the start, rather
+    """Checked when the definitions are bound: a typo stops the start, rather
     than reading empty ever after."""
     from dbus_next import validators
     checks = [("service", validators.is_bus_name_valid),

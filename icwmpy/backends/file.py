@@ -9,7 +9,7 @@ default, so one definition serves Debian and OpenWrt.
 
 
 class FileParam:
-    def __init__(self, spec, ctx, table):
+    def __init__(self, spec, table):
         self.path = spec["file"]
         self.key = spec.get("key")
         self.sep = spec.get("sep", ":")
@@ -18,7 +18,7 @@ class FileParam:
         self.scale = spec.get("scale")
         self.default = spec.get("default", "")
 
-    def get(self, keys, name):
+    def get(self, ctx, keys, name):
         try:
             with open(self.path, encoding="utf-8", errors="replace") as f:
                 text = f.read()
@@ -48,6 +48,6 @@ class FileParam:
             text = str(int(number))
         return text
 
-    def set(self, keys, name, value):
+    def set(self, ctx, keys, name, value):
         with open(self.path, "w", encoding="utf-8") as f:
             f.write(value)

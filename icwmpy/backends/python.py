@@ -2,13 +2,16 @@
 
 ``{"python": "icwmpy.backends.system:uptime"}`` calls ``uptime(ctx, **args)`` to read
 (``"args"`` from the spec, if any) and ``"setter": "module:function"`` with
-``(ctx, value, **args)`` to write. A table handled by a
-class (``"_table": {"python": "icwmpy.backends.system:Processes"}``) serves the
-instances and every parameter beneath them: ``instances(keys)``, ``get(keys, relname)``,
-and optionally ``set``, ``add``, ``delete``.
+``(ctx, value, **args)`` to write, ``ctx`` being the CPE's :class:`Context`. A table
+handled by a class (``"_table": {"python": "icwmpy.backends.system:Processes"}``) serves
+the instances and every parameter beneath them: ``instances(keys)``, ``get(keys,
+relname)``, and optionally ``set``, ``add``, ``delete``. Each CPE has its own handler,
+made on first use as ``Class(ctx, **args)`` (``ctx.handler``), so a handler may keep
+what it read about its device (a snapshot per listing).
 """
 
 import importlib
+import inspect
 
 
 def load(ref):
@@ -17,49 +20,55 @@ def load(ref):
 
 
 class Const:
-    def __init__(self, spec, ctx, table):
+    def __init__(self, spec, table):
         self.value = spec["const"]
 
-    def get(self, keys, name):
+    def get(self, ctx, keys, name):
         return self.value
 
 
 class PythonParam:
-    def __init__(self, spec, ctx, table):
-        self.ctx = ctx
+    def __init__(self, spec, table):
         self.getter = load(spec["python"])
         self.setter = load(spec["setter"]) if "setter" in spec else None
         self.args = spec.get("args", {})
 
-    def get(self, keys, name):
-        return self.getter(self.ctx, **self.args)
+    def get(self, ctx, keys, name):
+        return self.getter(ctx, **self.args)
 
-    def set(self, keys, name, value):
+    def set(self, ctx, keys, name, value):
         if self.setter is None:
             raise OSError(f"{name}: no setter")
-        self.setter(self.ctx, value, **self.args)
+        self.setter(ctx, value, **self.args)
 
 
 class PythonTable:
-    """Adapts a handler class; the engine calls it with concrete table path and parent keys."""
+    """Adapts a handler class; the engine calls it with concrete table path and parent
+    keys, and each call goes to the handler of the CPE whose context it is given."""
 
-    def __init__(self, spec, ctx):
-        self.handler = load(spec["python"])(ctx, **spec.get("args", {}))
+    def __init__(self, spec):
+        self.cls = load(spec["python"])
+        self.args = spec.get("args", {})
+        inspect.signature(self.cls).bind(None, **self.args)  # wrong args: found at binding
 
-    def instances(self, path, keys):
-        return self.handler.instances(keys)
+    def make(self, ctx):
+        """A new handler for one CPE (see :meth:`Context.handler`)."""
+        return self.cls(ctx, **self.args)
 
-    def get(self, keys, relname):
-        return self.handler.get(keys, relname)
+    def instances(self, ctx, path, keys):
+        return ctx.handler(self).instances(keys)
 
-    def set(self, keys, relname, value):
-        self.handler.set(keys, relname, value)
+    def get(self, ctx, keys, relname):
+        return ctx.handler(self).get(keys, relname)
 
-    def add(self, path, keys, number):
-        return self.handler.add(keys)
+    def set(self, ctx, keys, relname, value):
+        ctx.handler(self).set(keys, relname, value)
 
-    def delete(self, path, keys, key):
-        self.handler.delete(keys, key)
+    def add(self, ctx, path, keys, number):
+        return ctx.handler(self).add(keys)
+
+    def delete(self, ctx, path, keys, key):
+        ctx.handler(self).delete(keys, key)
 
 
 class HandlerParam:
@@ -69,8 +78,8 @@ class HandlerParam:
         self.table = table
         self.relname = relname
 
-    def get(self, keys, name):
-        return self.table.get(keys, self.relname)
+    def get(self, ctx, keys, name):
+        return self.table.get(ctx, keys, self.relname)
 
-    def set(self, keys, name, value):
-        self.table.set(keys, self.relname, value)
+    def set(self, ctx, keys, name, value):
+        self.table.set(ctx, keys, self.relname, value)

@@ -8,7 +8,8 @@ Functions are ``python`` parameter backends, called as ``fn(ctx, **args)`` (sett
 ``fn(ctx, value, **args)``). Classes are table handlers (``"_table": {"python": ...}``):
 ``instances(keys)`` lists the instance keys and takes a snapshot of what their
 parameters need, ``get(keys, relname)`` answers from that snapshot, so one listing costs
-one read of the source however many parameters are asked.
+one read of the source however many parameters are asked. Each CPE has its own handler
+objects, made with its ``ctx``, so snapshots never mix devices.
 """
 
 import array

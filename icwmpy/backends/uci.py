@@ -2,14 +2,14 @@
 
 ``"uci": "cwmp.acs.url"`` names package, section (name or ``@type[N]``) and option.
 Inside a UCI table (``"_table": {"uci": "cwmp", "type": "inform_parameter"}``) a bare
-option name refers to the instance's own section. Writes are staged in the shared
-:class:`icwmpy.config.uci.Uci` and committed once per transaction by the engine.
+option name refers to the instance's own section. Writes are staged in the CPE's
+:class:`icwmpy.config.uci.Uci` (``ctx.uci``) and committed once per transaction by the
+engine.
 """
 
 
 class UciParam:
-    def __init__(self, spec, ctx, table):
-        self.uci = ctx.uci
+    def __init__(self, spec, table):
         self.default = spec.get("default")
         where = spec["uci"]
         if "." in where:
@@ -22,14 +22,14 @@ class UciParam:
                 raise ValueError(f"uci {where!r}: a bare option needs an enclosing UCI table")
             self.package, self.section, self.option = table.table.package, None, where
 
-    def get(self, keys, name):
-        value = self.uci.get(self.package, self.section or keys[-1], self.option, self.default)
+    def get(self, ctx, keys, name):
+        value = ctx.uci.get(self.package, self.section or keys[-1], self.option, self.default)
         if isinstance(value, list):
             return ",".join(value)
         return value
 
-    def set(self, keys, name, value):
-        self.uci.set(self.package, self.section or keys[-1], self.option, value)
+    def set(self, ctx, keys, name, value):
+        ctx.uci.set(self.package, self.section or keys[-1], self.option, value)
 
 
 class UciTable:
@@ -42,22 +42,22 @@ class UciTable:
     the file per section, ever, and keeps ``@type[N]`` references working.
     """
 
-    def __init__(self, spec, ctx):
-        self.uci = ctx.uci
+    def __init__(self, spec):
         self.package = spec["uci"]
         self.type = spec["type"]
 
-    def instances(self, path, keys):
-        names = [name for name, _ in self.uci.sections(self.package, self.type)]
-        anonymous = [n for n in names if self.uci.anonymous(self.package, n)]
-        if anonymous and self.package not in self.uci.changed():
-            taken = {n for n, _ in self.uci.sections(self.package)}
+    def instances(self, ctx, path, keys):
+        tree = ctx.uci
+        names = [name for name, _ in tree.sections(self.package, self.type)]
+        anonymous = [n for n in names if tree.anonymous(self.package, n)]
+        if anonymous and self.package not in tree.changed():
+            taken = {n for n, _ in tree.sections(self.package)}
             for old in anonymous:
                 new = self._free_name(taken)
                 taken.add(new)
-                self.uci.rename(self.package, old, new)
+                tree.rename(self.package, old, new)
                 names[names.index(old)] = new
-            self.uci.commit(self.package)
+            tree.commit(self.package)
         return names
 
     def _free_name(self, taken):
@@ -66,9 +66,9 @@ class UciTable:
             n += 1
         return f"{self.type}_{n}"
 
-    def add(self, path, keys, number):
-        return self.uci.add(self.package, self.type,
-                            self._free_name({n for n, _ in self.uci.sections(self.package)}))
+    def add(self, ctx, path, keys, number):
+        return ctx.uci.add(self.package, self.type,
+                           self._free_name({n for n, _ in ctx.uci.sections(self.package)}))
 
-    def delete(self, path, keys, key):
-        self.uci.delete(self.package, key)
+    def delete(self, ctx, path, keys, key):
+        ctx.uci.delete(self.package, key)

@@ -112,12 +112,13 @@ class _UciRows:
     FIELDS = {}
 
     def __init__(self, ctx, package="xmpp"):
+        self.ctx = ctx
         self.uci = ctx.uci
         self.package = package
-        self.sections = UciTable({"uci": package, "type": self.TYPE}, ctx)
+        self.sections = UciTable({"uci": package, "type": self.TYPE})
 
     def instances(self, keys):
-        return self.sections.instances(None, keys)
+        return self.sections.instances(self.ctx, None, keys)
 
     def get(self, keys, relname):
         option, default = self.FIELDS[relname]
@@ -127,7 +128,7 @@ class _UciRows:
         self.uci.set(self.package, keys[-1], self.FIELDS[relname][0], value)
 
     def add(self, keys):
-        return self.sections.add(None, keys, None)
+        return self.sections.add(self.ctx, None, keys, None)
 
     def delete(self, keys, key):
         self.uci.delete(self.package, key)

@@ -15,21 +15,13 @@ from dataclasses import dataclass
 
 from icwmpy import backends
 from icwmpy.faults import CwmpFault
-from icwmpy.model.schema import DefinitionError, Definitions, ParamDef
+from icwmpy.model.schema import Definitions, ParamDef
 
 log = logging.getLogger(__name__)
 
 PARAMETER_KEY = "Device.ManagementServer.ParameterKey"
 _NUMBER = re.compile(r"^[1-9][0-9]*$")
 _ALIAS = re.compile(r"^[A-Za-z][^.\[\]{}]*$")
-
-
-@contextlib.contextmanager
-def _naming(path):
-    try:
-        yield
-    except (ValueError, TypeError, KeyError, ImportError, AttributeError) as e:
-        raise DefinitionError(f"{path}: {e}") from None
 
 
 def _bad_name(path):
@@ -79,44 +71,17 @@ class _Bounded(list):
             self.append(item)
 
 
-class _Count:
-    """Backend of an automatic ``<Table>NumberOfEntries`` parameter."""
-
-    def __init__(self, engine, table):
-        self.engine = engine
-        self.table = table
-
-    def get(self, keys, name):
-        path = name[: -len("NumberOfEntries")] + "."
-        return str(len(self.engine._instances(self.table, path, keys)))
-
-
-class _Alias:
-    """Backend of an ``Alias`` parameter the definitions leave to the engine.
-
-    Aliases are kept in the ``aliases`` namespace; an instance that never got one reads
-    as ``cpe-<n>``, the form TR-181 reserves for aliases chosen by the agent.
-    """
-
-    def __init__(self, aliases):
-        self.aliases = aliases
-
-    def get(self, keys, name):
-        return self.aliases.get(name) or "cpe-" + name.rsplit(".", 2)[-2]
-
-    def set(self, keys, name, value):
-        self.aliases.set(name, value)
-
-
 class DataModel:
     """One CPE's data model. ``uci`` is a :class:`icwmpy.config.uci.Uci`, ``store`` a
-    :class:`icwmpy.store.Store`; ``definitions`` a loaded :class:`Definitions`."""
+    :class:`icwmpy.store.Store`; ``definitions`` a loaded :class:`Definitions`, bound here
+    if it is not yet and shareable by any number of data models: this CPE's state is in
+    its store, its UCI tree and ``ctx``, which every backend call is given."""
 
     def __init__(self, definitions, uci, store, run=backends.command.run):
-        self.defs = definitions
+        self.defs = definitions.bind()
         self.uci = uci
         self.store = store
-        self.ctx = backends.Context(uci, store, run)
+        self.ctx = backends.Context(uci, store, run, listing=self._instances)
         self.numbering = store["instances"]
         self.attributes = store["attributes"]
         self.aliases = store["aliases"]
@@ -128,43 +93,10 @@ class DataModel:
         self._cache = {}
         self._by_number = {}
         self._addressing = None
-        self._bind()
 
     @classmethod
     def from_dir(cls, directory, uci, store, **kw):
         return cls(Definitions().load_dir(directory), uci, store, **kw)
-
-    # ------------------------------------------------------------------ setup
-    def _bind(self):
-        """Attach backends to every def, tables first, and add the automatic parameters.
-        A backend spec that cannot be used is a DefinitionError naming the path."""
-        for obj in list(self.defs.walk_objects()):
-            if obj.multi:
-                with _naming(obj.path):
-                    obj.table = backends.build_table(obj, self.ctx)
-                self._add_count_param(obj)
-        for obj in self.defs.walk_objects():
-            for p in obj.params:
-                if p.backend is not None:
-                    continue
-                if p.name == "Alias" and obj.multi and not any(
-                        k in p.spec for k in backends.PARAM_KINDS):
-                    p.backend = _Alias(self.aliases)
-                else:
-                    with _naming(p.path):
-                        p.backend = backends.build_param(p, self.ctx)
-
-    def _add_count_param(self, table):
-        if (table.table_spec or {}).get("count") is False:
-            return
-        parent = table.parent
-        name = table.name + "NumberOfEntries"
-        if name in parent.children:
-            return
-        count = ParamDef(name, {"type": "unsignedInt"}, parent)
-        count.backend = _Count(self, table)
-        parent.add_child(count)
-        table.count_param = count
 
     # ------------------------------------------------------------ operations
     @contextlib.contextmanager
@@ -236,7 +168,7 @@ class DataModel:
                 if not p.writable:
                     raise CwmpFault(9008, f"Attempt to set a non-writable parameter: {name}")
                 value = p.type.check(value, declared)
-                if isinstance(p.backend, _Alias):
+                if isinstance(p.backend, backends.store.AliasParam):
                     self._check_alias(p, canonical, keys, value, plan)
                 plan.append((canonical, p, keys, value))
             except CwmpFault as f:
@@ -385,13 +317,13 @@ class DataModel:
         entry = self._numbering(cpath)
         number = entry["next"]
         with self._writing(parameter_key):
-            key = str(obj.table.add(cpath, keys, number))
+            key = str(obj.table.add(self.ctx, cpath, keys, number))
             entry["map"][key] = number
             entry["next"] = number + 1
             self.numbering.set(cpath, entry)
             if alias is not None:
                 name = f"{cpath}{number}.Alias"
-                obj.children["Alias"].backend.set(keys + (key,), name, alias)
+                obj.children["Alias"].backend.set(self.ctx, keys + (key,), name, alias)
         self._cache.pop(cpath, None)  # the next lookup sees the new instance
         self._notify({f"{cpath}{number}.": None})
         return number, key
@@ -408,7 +340,7 @@ class DataModel:
         """Delete the instance ``ipath`` (a numbered path) and everything kept about it."""
         table_path = ipath[: ipath.rstrip(".").rfind(".") + 1]
         with self._writing(parameter_key):
-            obj.table.delete(table_path, keys[:-1], keys[-1])
+            obj.table.delete(self.ctx, table_path, keys[:-1], keys[-1])
             entry = self._numbering(table_path)
             entry["map"].pop(keys[-1], None)
             self.numbering.set(table_path, entry)
@@ -480,9 +412,9 @@ class DataModel:
         try:
             with self._writing(parameter_key):
                 for name, p, keys, value in plan:
-                    old = p.backend.get(keys, name)
+                    old = p.backend.get(self.ctx, keys, name)
                     try:
-                        p.backend.set(keys, name, value)
+                        p.backend.set(self.ctx, keys, name, value)
                     except Exception as e:
                         raise CwmpFault(9002, details=[(name, 9002, f"Internal error: {e}")]) from e
                     applied.append((name, p, keys, old))
@@ -490,7 +422,7 @@ class DataModel:
             for name, p, keys, old in reversed(applied):
                 with contextlib.suppress(Exception):
                     if old is not None:
-                        p.backend.set(keys, name, old)
+                        p.backend.set(self.ctx, keys, name, old)
             raise
         if notify:
             self._notify({name: value for name, _, _, value in plan})
@@ -499,7 +431,7 @@ class DataModel:
         p = self.defs.by_path.get("Device.ManagementServer.", None)
         p = p and p.children.get("ParameterKey")
         if isinstance(p, ParamDef):
-            p.backend.set((), PARAMETER_KEY, key)
+            p.backend.set(self.ctx, (), PARAMETER_KEY, key)
         else:
             self.values.set(PARAMETER_KEY, key)
 
@@ -535,7 +467,7 @@ class DataModel:
         if p.secret:
             return ""
         try:
-            return p.type.present(p.backend.get(keys, name))
+            return p.type.present(p.backend.get(self.ctx, keys, name))
         except CwmpFault:
             raise
         except Exception as e:  # a broken backend must not break a whole GetParameterValues
@@ -546,7 +478,7 @@ class DataModel:
         """One parameter's value as a string (secret ones included), for internal users."""
         with self._operation():
             name, p, keys = self._one_param(name)
-            return p.type.present(p.backend.get(keys, name))
+            return p.type.present(p.backend.get(self.ctx, keys, name))
 
     def write(self, name, value):
         """Set a value the agent itself owns (ConnectionRequestURL, NATDetected, ...):
@@ -700,12 +632,11 @@ class DataModel:
         return [(self._alias(obj, cpath, keys, num, key), (num, key))
                 for num, key in self._instances(obj, cpath, keys)]
 
-    @staticmethod
-    def _alias(obj, cpath, keys, number, key):
+    def _alias(self, obj, cpath, keys, number, key):
         """An instance's Alias; ``cpe-<n>`` where it has none (TR-181's form for aliases the
         agent assigns), so that every instance can be addressed and reported by alias."""
         p = obj.children.get("Alias")
-        value = p.backend.get(keys + (key,), f"{cpath}{number}.Alias") \
+        value = p.backend.get(self.ctx, keys + (key,), f"{cpath}{number}.Alias") \
             if isinstance(p, ParamDef) else ""
         return value or f"cpe-{number}"
 
@@ -746,7 +677,7 @@ class DataModel:
         cached = self._cache.get(cpath)
         if cached is not None:
             return cached
-        found = [str(k) for k in obj.table.instances(cpath, keys)]
+        found = [str(k) for k in obj.table.instances(self.ctx, cpath, keys)]
         numbering = (obj.table_spec or {}).get("numbering")
         if numbering == "sequential":
             result = [(i, k) for i, k in enumerate(found, 1)]

@@ -13,12 +13,19 @@ objects, see :mod:`icwmpy.backends`); the others are parameters with their type 
 ``activeNotify`` ("canDeny", "forceEnabled", "forceDefaultEnabled"), ``secret``
 (read back as an empty string) and exactly one backend key. A top-level ``"_reload"``
 maps UCI packages to the command that reloads the service owning them.
+
+Loaded definitions are bound to their backends once (:meth:`Definitions.bind`) and are
+then fixed: every CPE's data model over them shares the tree and the backends, and keeps
+its own state in its :class:`icwmpy.backends.Context`.
 """
 
+import contextlib
 import json
 import os
 import re
+import threading
 
+from icwmpy import backends
 from icwmpy.model.types import TypeSpec
 
 NOTIFY_POLICIES = {"normal", "canDeny", "forceEnabled", "forceDefaultEnabled"}
@@ -27,6 +34,14 @@ NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 class DefinitionError(Exception):
     """A datamodel file is wrong; the message names the file and the path."""
+
+
+@contextlib.contextmanager
+def _naming(path):
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, ImportError, AttributeError) as e:
+        raise DefinitionError(f"{path}: {e}") from None
 
 
 class ParamDef:
@@ -72,7 +87,7 @@ class ObjectDef:
         self.params = []
         self.objects = []
         self.children = {}
-        self.table = None         # table backend (multi objects)
+        self.table = None         # table backend (multi objects), once bound
         self.table_spec = None
         self.writable = False     # AddObject/DeleteObject allowed (multi objects)
         self.count_param = None
@@ -116,6 +131,8 @@ class Definitions:
         self.root = ObjectDef("Device", "Device.", None)
         self.reload = {}
         self.by_path = {"Device.": self.root}   # template path of objects (with {i}) -> def
+        self.bound = False
+        self._binding = threading.Lock()
 
     def load_dir(self, directory):
         for fname in sorted(os.listdir(directory)):
@@ -132,6 +149,9 @@ class Definitions:
         self.load(data, fname)
 
     def load(self, data, origin="<definitions>"):
+        if self.bound:
+            raise DefinitionError(f"{origin}: definitions are bound already: load them all "
+                                  "before the first data model")
         for path, body in data.items():
             if path == "_reload":
                 self.reload.update(body)
@@ -179,6 +199,45 @@ class Definitions:
                 if key in node.children:
                     raise ValueError(f"{key} defined twice")
                 node.add_child(ParamDef(key, spec, node))
+
+    def bind(self):
+        """Attach a backend to every def, tables first, and add the automatic
+        NumberOfEntries and Alias parameters; once, however many data models (and threads)
+        ask. A backend spec that cannot be used is a DefinitionError naming the path."""
+        with self._binding:
+            if self.bound:
+                return self
+            for obj in list(self.walk_objects()):
+                if obj.multi:
+                    with _naming(obj.path):
+                        obj.table = backends.build_table(obj)
+                    self._add_count_param(obj)
+            alias = backends.store.AliasParam()
+            for obj in self.walk_objects():
+                for p in obj.params:
+                    if p.backend is not None:
+                        continue
+                    if p.name == "Alias" and obj.multi and not any(
+                            k in p.spec for k in backends.PARAM_KINDS):
+                        p.backend = alias
+                    else:
+                        with _naming(p.path):
+                            p.backend = backends.build_param(p)
+            self.bound = True
+        return self
+
+    @staticmethod
+    def _add_count_param(table):
+        if (table.table_spec or {}).get("count") is False:
+            return
+        parent = table.parent
+        name = table.name + "NumberOfEntries"
+        if name in parent.children:
+            return
+        count = ParamDef(name, {"type": "unsignedInt"}, parent)
+        count.backend = backends.Count(table)
+        parent.add_child(count)
+        table.count_param = count
 
     def walk_objects(self, node=None):
         node = node or self.root
