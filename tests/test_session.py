@@ -61,6 +61,13 @@ def test_8005_from_the_acs_means_send_again():
     assert s.receive(200, inform_response()) == (Informed(soap.DEFAULT_NS, 1), Send(b""))
 
 
+def test_informed_carries_the_acs_max_envelopes():
+    s = Session(INFORM)
+    s.start()
+    answer = soap.build("InformResponse", {"MaxEnvelopes": 2}, id="icwmpy-1")
+    assert s.receive(200, answer) == (Informed(soap.DEFAULT_NS, 2), Send(b""))
+
+
 def test_8005_more_than_max_resends_times_fails():
     s = Session(INFORM)
     first = s.start()
@@ -79,11 +86,14 @@ def test_other_acs_fault_to_inform_fails_and_events_stay():
 
 
 def test_http_errors_and_empty_answers_before_inform_fail():
-    for status, body in ((500, b""), (401, b""), (200, b""), (204, b"")):
+    for status, body, reason in (
+            (500, b"", "HTTP status 500"), (401, b"", "HTTP status 401"),
+            (400, inform_response(), "HTTP status 400"),     # whatever the body says
+            (200, b"", "empty answer (HTTP 200) before the InformResponse"),
+            (204, inform_response(), "empty answer (HTTP 204) before the InformResponse")):
         s = Session(INFORM)
         s.start()
-        (step,) = s.receive(status, body)
-        assert isinstance(step, Failed) and s.state is State.FAILED
+        assert s.receive(status, body) == (Failed(reason),) and s.state is State.FAILED
 
 
 def test_answers_in_the_acs_namespace_and_faults_unreadable_requests():
@@ -127,6 +137,7 @@ def test_unknown_must_understand_header_gets_9000():
     (step,) = s.receive(200, body)
     answer = soap.parse(step.body)
     assert answer.fault.code == 9000 and answer.id == "x" and s.state is State.ACS_TURN
+    assert answer.ns == A.CWMP_NS != s.ns           # in the namespace of the request
 
 
 def test_request_instead_of_inform_response_fails():

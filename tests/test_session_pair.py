@@ -99,6 +99,13 @@ def test_8005_to_a_cpe_request_sends_it_again():
     assert trace[2] == trace[3] == trace[4]
 
 
+def test_each_message_has_its_own_max_resends():
+    peer = AcsPeer(faults={"Inform": [8005] * MAX_RESENDS, "TransferComplete": [8005] * 3})
+    trace = run_pair(Session(INFORM, [TC]), peer)
+    assert shape(trace) == ["post Inform"] * (MAX_RESENDS + 1) + [Informed(NS, 1)] + [
+        "post TransferComplete"] * (MAX_RESENDS + 1) + [Delivered("t1"), "post", "done"]
+
+
 def test_another_fault_to_a_cpe_request_delivers_it_for_good_and_goes_on():
     peer = AcsPeer(faults={"GetRPCMethods": [8000]})
     trace = run_pair(Session(INFORM, [GRM, TC]), peer)
@@ -156,6 +163,7 @@ def test_requests_not_understood_are_faulted_without_the_runner():
     assert shape(trace) == ["post Inform", Informed(NS, 1), "post", "post Fault", "post Fault",
                             "handle GetRPCMethods", "post GetRPCMethodsResponse", "done"]
     assert [(a.id, fault_code(a)) for a in peer.answers[:2]] == [("x", 9000), ("", 9003)]
+    assert peer.answers[0].ns == A.CWMP_NS != session.ns       # the namespace of the request
     assert session.handled == 3
 
 
@@ -217,8 +225,15 @@ def session_in(state):
     return session
 
 
-CALLS = {"start": lambda s: s.start(), "receive": lambda s: s.receive(204, b""),
-         "refuse": lambda s: s.refuse(CwmpFault(9004)), "respond": lambda s: s.respond(b"<a/>")}
+def call(session, name, answer=(204, b"")):
+    """The method ``name`` of ``session``, called with plain arguments (``answer``: the
+    status and body for receive())."""
+    return {"start": session.start, "receive": lambda: session.receive(*answer),
+            "refuse": lambda: session.refuse(CwmpFault(9004)),
+            "respond": lambda: session.respond(b"<a/>")}[name]()
+
+
+CALLS = {"start", "receive", "refuse", "respond"}
 AWAITING = {"receive", "refuse"}
 ALLOWED = {State.IDLE: {"start"}, State.INFORMING: AWAITING, State.CPE_REQUEST: AWAITING,
            State.ACS_TURN: AWAITING, State.HANDLING: {"respond"}, State.DONE: set(),
@@ -228,12 +243,13 @@ ALLOWED = {State.IDLE: {"start"}, State.INFORMING: AWAITING, State.CPE_REQUEST: 
 @pytest.mark.parametrize("state", list(State), ids=lambda s: s.name)
 def test_a_call_the_state_does_not_allow_raises_and_changes_nothing(state):
     session = session_in(state)
-    for name in CALLS.keys() - ALLOWED[state]:
+    for name in CALLS - ALLOWED[state]:
         with pytest.raises(LocalProtocolError, match=rf"{name}\(\) in state {state.name}"):
-            CALLS[name](session)
+            call(session, name)
         assert session.state is state
     for name in ALLOWED[state]:      # the misuse broke nothing: each allowed call still runs
-        assert isinstance(CALLS[name](session_in(state))[-1], (Send, Handle, Done, Failed))
+        assert isinstance(call(session, name)[-1], (Send, Handle, Done, Failed))
+        session = session_in(state)
     assert issubclass(LocalProtocolError, RuntimeError)
 
 
@@ -266,24 +282,26 @@ def test_no_sequence_of_calls_reaches_an_undefined_state():
     rng = random.Random(14)
     action_states = {Send: {State.INFORMING, State.CPE_REQUEST, State.ACS_TURN},
                      Handle: {State.HANDLING}, Done: {State.DONE}, Failed: {State.FAILED}}
+    seen = set()
     for _ in range(300):
-        session = Session(INFORM, [GRM, TC])
+        requests = [GRM, TC][:rng.randrange(3)]
+        session = Session(INFORM, requests)
         told = []
         for _ in range(30):
             before = session.state
-            name = rng.choice(list(CALLS))
-            call = CALLS[name]
-            if name == "receive":
-                status, body = rng.choice(ANSWERS)
-                call = lambda s: s.receive(status, body)  # noqa: B023  (called at once)
+            seen.add(before)
+            name, answer = rng.choice(sorted(CALLS)), rng.choice(ANSWERS)
             if name not in ALLOWED[before]:
                 with pytest.raises(LocalProtocolError):
-                    call(session)
+                    call(session, name, answer)
                 assert session.state is before
                 continue
-            *notes, action = call(session)
+            *notes, action = call(session, name, answer)
+            assert all(isinstance(n, (Informed, Delivered)) for n in notes)
             assert session.state in action_states[type(action)]
+            seen.add(session.state)
             told += notes
-        assert told.count(Informed(NS, 1)) <= 1
+        assert sum(isinstance(n, Informed) for n in told) <= 1
         delivered = [n.token for n in told if isinstance(n, Delivered)]
-        assert delivered == ["grm", "t1"][:len(delivered)]
+        assert delivered == [r.token for r in requests][:len(delivered)]
+    assert seen == set(State)           # the walk went everywhere
