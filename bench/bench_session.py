@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -114,10 +115,10 @@ async def agent_sessions(root, url):
     curl = CurlLoop()
     transfers = TransferQueue(store, curl, TransferConfig(str(cpe.statedir / "downloads")), lambda: None)
     agent = Agent(confdir=str(cpe.confdir), settings=load_settings(str(cpe.confdir), uci=uci),
-                  model=model, uci=uci, store=store,
-                  transfers=transfers)
+                  model=model, uci=uci, store=store, transfers=transfers,
+                  executor=ThreadPoolExecutor(1))
     ended = asyncio.Event()
-    agent.session_listeners.append(lambda event, detail: event == "ended" and ended.set())
+    agent.listeners.append(lambda event, detail: event == "ended" and ended.set())
     runner = asyncio.create_task(agent.run())
     await asyncio.wait_for(ended.wait(), 20)   # the bootstrap session
     results = []

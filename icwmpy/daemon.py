@@ -14,6 +14,7 @@ import signal
 import socket
 import struct
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from icwmpy import logs
@@ -180,7 +181,7 @@ def follow_acs_address(agent, open_again):
             task = asyncio.get_running_loop().create_task(open_again())
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-    agent.session_listeners.append(session_event)
+    agent.listeners.append(session_event)
 
 
 def first_start_after_boot(rundir):
@@ -228,11 +229,14 @@ async def serve(args, settings, reload_asked=()):
     store = Store(args.statedir)
     model = DataModel.from_dir(datamodel_dir(args), uci, store)
     curl = CurlLoop()
+    # the one thread every data model and UCI call runs in
+    executor = ThreadPoolExecutor(1, thread_name_prefix="model")
     agent = None
     transfers = TransferQueue(store, curl, transfer_config(args.statedir, args.confdir, settings),
                               on_ready=lambda: agent and agent.trigger())
     agent = Agent(confdir=args.confdir, settings=settings, model=model, uci=uci, store=store,
                   transfers=transfers,
+                  executor=executor,
                   boot=args.boot_event and first_start_after_boot(args.rundir),
                   get_rpc_methods=args.get_rpc_methods)
     transfers.policies = lambda: agent.settings
@@ -259,6 +263,7 @@ async def serve(args, settings, reload_asked=()):
                   f" of interface {device}" if device else "", e)
         await model.ctx.dbus.aclose()
         curl.close()
+        executor.shutdown(wait=False)
         return 1
     keep_port(uci, cpe.port, cr.port)
     url = connection_request_url(agent.settings, cr.port)
@@ -298,6 +303,7 @@ async def serve(args, settings, reload_asked=()):
         await cr.close()
         await model.ctx.dbus.aclose()
         curl.close()
+        executor.shutdown(wait=True)
         log.info("icwmpd stopped")
 
 

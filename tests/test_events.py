@@ -2,7 +2,8 @@
 
 import pytest
 
-from icwmpy.cwmp.events import EventQueue, from_text, is_valid
+from icwmpy.cwmp.events import from_text, is_valid
+from icwmpy.eventqueue import EventQueue
 from icwmpy.store import Store
 
 

@@ -32,7 +32,6 @@ INTERFACE = "org.icwmpy.tr069"
 INVALID_ARGS = "org.icwmpy.tr069.Error.InvalidArgs"
 FAILED = "org.icwmpy.tr069.Error.Failed"
 CONNECT_TIMEOUT = 5
-NEXT_SESSION_POLL = 1.0
 NOT_AVAILABLE = "N/A"
 
 # icwmp's inform: no event means a connection request; GetRPCMethods alone rides on 2 PERIODIC.
@@ -81,6 +80,7 @@ class Tr069Interface(ServiceInterface):
         self.agent = agent
         self.started = started        # the daemon's start, near enough: it starts the bus first
         self.session_start = None     # start time of the session in progress
+        self._published = self.NextSession   # the NextSession value the bus was last told
         self.transfer = {"status": "none", "command_key": "", "bytes": 0, "total": 0, "rate": 0}
 
     # ---------------------------------------------------------------- status
@@ -127,7 +127,7 @@ class Tr069Interface(ServiceInterface):
         agent = self.agent
         running = agent.in_session
         if get_rpc_methods:
-            agent.state.set("get_rpc_methods", True)
+            agent.ask_get_rpc_methods()
         agent.trigger(event)
         log.info("D-Bus inform: %s%s", event, " with GetRPCMethods" if get_rpc_methods else "")
         if not agent.settings.acs.url:
@@ -233,9 +233,15 @@ class Tr069Interface(ServiceInterface):
         when = self.agent.next_session
         return when if when and when > time.time() else None
 
-    def session_event(self, event, detail):
-        """Agent session listener: keep the running state and tell the bus."""
-        if event == "started":
+    def agent_event(self, event, detail):
+        """Agent listener: keep the running state and tell the bus; a new next session
+        time is a PropertiesChanged of NextSession."""
+        if event == "next_session":
+            value = self.NextSession
+            if value != self._published:
+                self._published = value
+                self.emit_properties_changed({"NextSession": value})
+        elif event == "started":
             self.session_start = time.time()
             self.SessionStarted(list(detail))
         elif event == "ended":
@@ -250,8 +256,6 @@ class BusService:
         self.agent = agent
         self.bus = bus
         self.interface = interface
-        self._published = interface.NextSession
-        self._poller = asyncio.create_task(self._watch_next_session())
 
     @classmethod
     async def start(cls, agent, bus_address="system"):
@@ -274,7 +278,7 @@ class BusService:
                         bus_address, NAME, answer)
             bus.disconnect()
             return None
-        agent.session_listeners.append(interface.session_event)
+        agent.listeners.append(interface.agent_event)
         log.info("D-Bus API %s on %s", NAME, bus_address)
         return cls(agent, bus, interface)
 
@@ -288,8 +292,7 @@ class BusService:
 
     async def stop(self):
         """Release the name (which also flushes pending replies, e.g. to ``exit``), then close."""
-        self.agent.session_listeners.remove(self.interface.session_event)
-        self._poller.cancel()
+        self.agent.listeners.remove(self.interface.agent_event)
         try:
             await asyncio.wait_for(self.bus.release_name(NAME), CONNECT_TIMEOUT)
         except Exception as e:  # the bus went away first: nothing left to flush
@@ -299,17 +302,6 @@ class BusService:
             await asyncio.wait_for(self.bus.wait_for_disconnect(), CONNECT_TIMEOUT)
         except Exception as e:  # an unclean close is still a close
             log.debug("D-Bus disconnect: %s", e)
-
-    async def _watch_next_session(self):
-        """Emit PropertiesChanged for NextSession. The Agent re-arms its timers at many
-        points (after a session, a reload, a ScheduleInform) without a hook, so the value
-        is compared once a second rather than at each of them."""
-        while True:
-            await asyncio.sleep(NEXT_SESSION_POLL)
-            value = self.interface.NextSession
-            if value != self._published:
-                self._published = value
-                self.interface.emit_properties_changed({"NextSession": value})
 
 
 class _ErrorReply:

@@ -23,7 +23,8 @@ from icwmpy.config.uci import Uci, UciError
 from icwmpy.faults import CwmpFault
 
 PACKAGE = "cwmp"
-SECTIONS = ("acs", "cpe", "lwn", "stun", "xmpp", "transfer_complete", "du_state_change")
+SECTIONS = ("acs", "cpe", "lwn", "stun", "xmpp", "transfer_complete", "du_state_change",
+            "fleet")
 INFORM_PARAMETER = "inform_parameter"
 # Section types of which the package may hold any number: type -> Settings attribute.
 REPEATED = {INFORM_PARAMETER: "inform_parameters", "apply_hook": "apply_hooks"}

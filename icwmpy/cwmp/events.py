@@ -1,10 +1,10 @@
 """Inform event codes and the standard's rules for keeping them (TR-069 3.7.1.5).
 
-An :class:`EventQueue` holds the events not yet delivered, in the ``events`` store
-namespace, so a crash or reboot loses none. Single events ("2 PERIODIC") appear at most
-once; multiple events ("M Download") once per CommandKey. On a failed session every
-event is kept except those the standard says not to retry; at start-up after a
-reboot, the events that do not survive a reboot are dropped.
+Single events ("2 PERIODIC") appear at most once in an Inform; multiple events
+("M Download") once per CommandKey. On a failed session every event is kept except
+those the standard says not to retry; after a reboot, the events that do not survive a
+reboot are dropped. The queue that applies these rules and persists the events is
+:class:`icwmpy.eventqueue.EventQueue`; this module stays pure.
 """
 
 import re
@@ -62,62 +62,10 @@ def is_multiple(code):
     return code.startswith("M ")
 
 
-# Events that only live in memory: a restart loses nothing of them that matters (the ACS
-# repeats a connection request, the heartbeat timer is armed again at start), and each of
-# their sessions, frequent ones, is spared a disk write (a router's flash counts them).
-MEMORY_ONLY = {"6 CONNECTION REQUEST", "14 HEARTBEAT"}
+def retried(code):
+    """Kept for the next session when a session carrying it failed."""
+    return RULES.get(code, (True, True))[0]
 
 
-def _durable(event):
-    """Worth a disk write: every event but the MEMORY_ONLY ones."""
-    return event[0] not in MEMORY_ONLY
-
-
-class EventQueue:
-    """Pending Inform events as ``(code, command_key)`` pairs; the durable ones are
-    persisted on every change."""
-
-    def __init__(self, store):
-        self.ns = store["events"]
-        self._events = [tuple(e) for e in self.ns.get("pending", [])]
-
-    @property
-    def pending(self):
-        return list(self._events)
-
-    def _save(self, events):
-        self._events = list(events)
-        self.ns.set("pending", [list(e) for e in events if _durable(e)])
-
-    def add(self, code, command_key=""):
-        """Queue an event; a single event already queued is not added twice."""
-        if not is_valid(code):
-            raise ValueError(f"unknown event code {code!r}")
-        events = self.pending
-        if is_multiple(code):
-            if (code, command_key) in events:
-                return
-        elif any(c == code for c, _ in events):
-            return
-        events.append((code, command_key))
-        if code == "0 BOOTSTRAP":
-            events = [e for e in events if e[0] in KEPT_ON_BOOTSTRAP]
-        self._save(events)
-
-    def has(self, code):
-        return any(c == code for c, _ in self.pending)
-
-    def delivered(self, sent):
-        """The ACS acknowledged an Inform carrying ``sent``: drop exactly those."""
-        sent = set(sent)
-        self._save([e for e in self.pending if e not in sent])
-
-    def failed(self, sent):
-        """A session carrying ``sent`` failed: drop the ones the standard does not retry."""
-        drop = {e for e in sent if not RULES.get(e[0], (True, True))[0]}
-        if drop:
-            self._save([e for e in self.pending if e not in drop])
-
-    def rebooted(self):
-        """At start-up after a reboot: keep only what survives one."""
-        self._save([e for e in self.pending if RULES.get(e[0], (True, True))[1]])
+def survives_reboot(code):
+    return RULES.get(code, (True, True))[1]
