@@ -6,8 +6,9 @@ empty answer (204). :func:`run_pair` drives a :class:`~icwmpy.cwmp.session.Sessi
 it to the end, as the Agent drives one over HTTP, so whole sessions run without a socket:
 
     peer = AcsPeer([A.get_parameter_values("Device.")], hold_requests=True)
-    trace = run_pair(Session(INFORM, requests), peer, answer)
-    assert peer.methods == ["Inform", None, "GetParameterValuesResponse", None, ...]
+    trace = run_pair(Session(INFORM, [transfer_complete]), peer)
+    assert peer.methods == ["Inform", None, "GetParameterValuesResponse", "TransferComplete",
+                            None]
 
 The peer reads what the CPE sends with tests/acs.py's own parser (not the project's codec,
 whose bugs it would share) and is strict: a CPE message out of turn is an AssertionError.
@@ -126,23 +127,22 @@ def _id_of(request):
         return ""
 
 
-def answer_with(responses):
-    """An ``answer`` for :func:`run_pair`: each ACS request gets its response with
-    ``responses[method]`` as arguments, or a 9000 fault for a method not listed."""
-    def answer(envelope):
-        if envelope.method not in responses:
-            fault = CwmpFault(9000, f"Method not supported: {envelope.method}")
-            return soap.build_fault(fault, id=envelope.id, ns=envelope.ns)
-        return soap.build(f"{envelope.method}Response", responses[envelope.method],
-                          id=envelope.id, ns=envelope.ns)
-    return answer
+# What the CPE answers ACS requests with in run_pair, unless told otherwise.
+CPE_RESPONSE_ARGS = {"GetRPCMethods": {"MethodList": ["GetRPCMethods", "GetParameterValues"]},
+                     "GetParameterValues": {"ParameterList": []}, "Reboot": {}}
 
 
-ANSWER = answer_with({"GetRPCMethods": {"MethodList": ["GetRPCMethods", "GetParameterValues"]},
-                      "GetParameterValues": {"ParameterList": []}, "Reboot": {}})
+def cpe_answer(envelope):
+    """A CPE's answer to an ACS request: its response with CPE_RESPONSE_ARGS, or a 9000
+    fault for a method not listed there."""
+    if envelope.method not in CPE_RESPONSE_ARGS:
+        fault = CwmpFault(9000, f"Method not supported: {envelope.method}")
+        return soap.build_fault(fault, id=envelope.id, ns=envelope.ns)
+    return soap.build(f"{envelope.method}Response", CPE_RESPONSE_ARGS[envelope.method],
+                      id=envelope.id, ns=envelope.ns)
 
 
-def run_pair(session, peer, answer=ANSWER, *, max_body=None, max_turns=100):
+def run_pair(session, peer, answer=cpe_answer, *, max_body=None, max_turns=100):
     """Drive ``session`` against ``peer`` until it ends; the trace: every event it returned,
     in order. ``answer(envelope)`` gives the bytes answering each ACS request; an answer of
     more than ``max_body`` bytes is refused with 9004, as the Agent's transport does. Checks

@@ -5,7 +5,7 @@ import random
 import pytest
 
 import acs as A
-from acspeer import ANSWER, INFORM, TRANSFER_COMPLETE, AcsPeer, run_pair
+from acspeer import INFORM, TRANSFER_COMPLETE, AcsPeer, cpe_answer, run_pair
 from icwmpy.cwmp import soap
 from icwmpy.cwmp.session import (
     MAX_RESENDS, CpeRequest, Delivered, Done, Failed, Handle, Informed, LocalProtocolError, Send,
@@ -187,7 +187,7 @@ def test_the_session_speaks_the_namespace_the_acs_answered_in():
 def exchange(session, peer, action):
     """One turn of the runner: post ``action``'s body, or answer its ACS request."""
     if isinstance(action, Handle):
-        return session.respond(ANSWER(action.envelope))
+        return session.respond(cpe_answer(action.envelope))
     return session.receive(*peer.receive(action.body))
 
 
