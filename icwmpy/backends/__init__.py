@@ -15,7 +15,7 @@ interface names, ...), ``name`` the concrete parameter name and ``path`` the con
 table path. Backends know nothing of CWMP.
 """
 
-from icwmpy.backends import command, dbus, file, python, store, uci
+from icwmpy.backends import command, dbus, file, profile, python, store, uci
 
 
 class First:
@@ -68,12 +68,17 @@ PARAM_KINDS = {
     "python": python.PythonParam,
     "dbus": dbus.DBusParam,
     "first": First,
+    "profile": profile.ProfileParam,
 }
 TABLE_KINDS = {
     "store": store.StoreTable,
     "uci": uci.UciTable,
     "python": python.PythonTable,
+    "profile": profile.ProfileTable,
 }
+
+
+ONE_CPE = ("cpe-1", 1)
 
 
 class Context:
@@ -85,14 +90,19 @@ class Context:
     ``listing(table def, path, keys) -> [(number, key)]`` is how the CPE's DataModel
     lists a table's instances (numbers persisted, cached per operation); the automatic
     NumberOfEntries parameters count with it.
+
+    ``cpe``: (cpe_id, n) of this CPE in a fleet, what ``{cpe_id}`` and ``{n}`` in a device
+    profile's values become (:mod:`icwmpy.backends.profile`).
     """
 
-    def __init__(self, uci_tree, state, run=command.run, dbus_client=None, listing=None):
+    def __init__(self, uci_tree, state, run=command.run, dbus_client=None, listing=None,
+                 cpe=ONE_CPE):
         self.uci = uci_tree
         self.store = state
         self.run = run
         self.dbus = dbus_client or dbus.DBusClient()
         self.listing = listing
+        self.cpe = cpe
         self._handlers = {}
 
     def handler(self, table):

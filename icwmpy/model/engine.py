@@ -19,7 +19,6 @@ from icwmpy.model.schema import Definitions, ParamDef
 
 log = logging.getLogger(__name__)
 
-PARAMETER_KEY = "Device.ManagementServer.ParameterKey"
 _NUMBER = re.compile(r"^[1-9][0-9]*$")
 _ALIAS = re.compile(r"^[A-Za-z][^.\[\]{}]*$")
 
@@ -77,11 +76,12 @@ class DataModel:
     if it is not yet and shareable by any number of data models: this CPE's state is in
     its store, its UCI tree and ``ctx``, which every backend call is given."""
 
-    def __init__(self, definitions, uci, store, run=backends.command.run):
+    def __init__(self, definitions, uci, store, run=backends.command.run, cpe=backends.ONE_CPE):
         self.defs = definitions.bind()
+        self.root = definitions.root.path   # "Device." or "InternetGatewayDevice."
         self.uci = uci
         self.store = store
-        self.ctx = backends.Context(uci, store, run, listing=self._instances)
+        self.ctx = backends.Context(uci, store, run, listing=self._instances, cpe=cpe)
         self.numbering = store["instances"]
         self.attributes = store["attributes"]
         self.aliases = store["aliases"]
@@ -129,8 +129,8 @@ class DataModel:
             path = path or ""
             if path == "":
                 if next_level:
-                    return [("Device.", False)]
-                path = "Device."
+                    return [(self.root, False)]
+                path = self.root
             if not path.endswith("."):
                 if next_level:
                     raise CwmpFault(9003, "NextLevel true requires a partial path")
@@ -241,7 +241,7 @@ class DataModel:
                         self._check_notification(name, p, notification)
                     if "[" in path and len(targets) == 1:
                         path = targets[0][0]
-                plan.append((path or "Device.", notification, access))
+                plan.append((path or self.root, notification, access))
             with self.store.batch():
                 for path, notification, access in plan:
                     current = list(self.attributes.get(path) or self._inherited(path))
@@ -318,6 +318,8 @@ class DataModel:
         number = entry["next"]
         with self._writing(parameter_key):
             key = str(obj.table.add(self.ctx, cpath, keys, number))
+            if (obj.table_spec or {}).get("numbering") == "key":
+                number = int(key)  # the backend numbers its instances
             entry["map"][key] = number
             entry["next"] = number + 1
             self.numbering.set(cpath, entry)
@@ -428,12 +430,13 @@ class DataModel:
             self._notify({name: value for name, _, _, value in plan})
 
     def _set_parameter_key(self, key):
-        p = self.defs.by_path.get("Device.ManagementServer.", None)
+        name = self.root + "ManagementServer.ParameterKey"
+        p = self.defs.by_path.get(self.root + "ManagementServer.", None)
         p = p and p.children.get("ParameterKey")
         if isinstance(p, ParamDef):
-            p.backend.set(self.ctx, (), PARAMETER_KEY, key)
+            p.backend.set(self.ctx, (), name, key)
         else:
-            self.values.set(PARAMETER_KEY, key)
+            self.values.set(name, key)
 
     def _notify(self, changes):
         """Tell listeners what a successful transaction changed: {name: new value}, with
@@ -528,7 +531,7 @@ class DataModel:
         """(name, def, keys) of every parameter a path names, in tree order; 9004 beyond
         ``limit`` of them."""
         if path == "":
-            path = "Device."
+            path = self.root
         objs, params = self._resolve(path)
         out = _Bounded(limit)
         out.extend(params)
@@ -578,11 +581,11 @@ class DataModel:
         ``at_table`` marks a path that names a table itself (``Device.IP.Interface.``)
         rather than one of its instances. Raises 9005 for anything that does not exist.
         """
-        if not isinstance(path, str) or not path.startswith("Device."):
+        if not isinstance(path, str) or not path.startswith(self.root):
             raise _bad_name(path)
         partial = path.endswith(".")
         segments = path[:-1].split(".") if partial else path.split(".")
-        states = [(self.defs.root, "Device.", (), False)]
+        states = [(self.defs.root, self.root, (), False)]
         params = []
         last = len(segments) - 1
         for index in range(1, len(segments)):
@@ -651,8 +654,8 @@ class DataModel:
         forms = _instance_forms(request) if mode else []
         if not mode or not (mode.instance_alias or True in forms):
             return name
-        obj, cpath, keys, at_table = self.defs.root, "Device.", (), False
-        shown, position = ["Device"], 0
+        obj, cpath, keys, at_table = self.defs.root, self.root, (), False
+        shown, position = [self.defs.root.name], 0
         for seg in name.split(".")[1:]:
             if not at_table:
                 shown.append(seg)

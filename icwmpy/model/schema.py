@@ -127,10 +127,12 @@ def _split_template(path):
 class Definitions:
     """The whole tree plus the service reload map, merged from every JSON file given."""
 
-    def __init__(self):
-        self.root = ObjectDef("Device", "Device.", None)
+    def __init__(self, root="Device."):
+        """``root``: the data model's root object, ``Device.`` (TR-181) or
+        ``InternetGatewayDevice.`` (TR-098, as device profiles may have)."""
+        self.root = ObjectDef(root[:-1], root, None)
         self.reload = {}
-        self.by_path = {"Device.": self.root}   # template path of objects (with {i}) -> def
+        self.by_path = {root: self.root}   # template path of objects (with {i}) -> def
         self.bound = False
         self._binding = threading.Lock()
 
@@ -163,10 +165,10 @@ class Definitions:
 
     def _object(self, path):
         """Find or create the object def for a template path ending in '.' or '{i}.'."""
-        if not path.startswith("Device.") or not path.endswith("."):
-            raise ValueError("object paths start with 'Device.' and end with '.'")
         node = self.root
-        template = "Device."
+        template = node.path
+        if not path.startswith(template) or not path.endswith("."):
+            raise ValueError(f"object paths start with {template!r} and end with '.'")
         for name, multi in _split_template(path)[1:]:
             child = node.children.get(name)
             if child is None:
