@@ -144,22 +144,25 @@ def test_two_cpes_over_a_real_dump_keep_sets_and_instances_apart_across_restarts
     assert a.add_object(pools)[0] == 5
     a.set_values([(pools + "5.VendorClassID", "PHONE", "xsd:string")])
     a.delete_object(pools + "2.")
+    a.delete_object(pools + "3.")
     assert a.add_object(static)[0] == 1      # a table the dump shows empty, and writable
     for m in (a, model(profile, tmp_path / "a", 1)):  # and after a restart
         assert m.read(ssid) == "fleet-a"
         assert m.read(igd + "ManagementServer.ParameterKey") == "k1"
-        assert [n for n, _ in m.get_names(pools, True)] == [pools + n + "." for n in "1345"]
+        assert [n for n, _ in m.get_names(pools, True)] == [pools + n + "." for n in "145"]
         assert values(m, pools + "5.") == {pools + "5.Enable": "0", pools + "5.MaxAddress": "",
                                            pools + "5.MinAddress": "",
                                            pools + "5.VendorClassID": "PHONE",
                                            pools + "5.X_HUAWEI_DeviveDhcpRelay": "0"}
         assert m.get_names(static, True) == [(static + "1.", True)]
         assert m.read(static[:-1] + "NumberOfEntries") == "1"
+        assert m.read(pools[: -len("ServingPool.")] + "PoolNumberOfEntries") == "3"
     assert b.read(ssid) == dumped
     assert b.read(igd + "ManagementServer.ParameterKey") == ""
     assert [n for n, _ in b.get_names(pools, True)] == [pools + n + "." for n in "1234"]
     assert b.get_names(static, True) == []
     assert b.read(static[:-1] + "NumberOfEntries") == "0"
+    assert b.read(pools[: -len("ServingPool.")] + "PoolNumberOfEntries") == "4"
     assert fault(b.add_object, igd + "LANDevice.").code == 9005  # a read-only table
 
 

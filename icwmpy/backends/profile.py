@@ -17,22 +17,23 @@ ZERO = {"string": "", "boolean": "0", "dateTime": UNKNOWN_TIME, "base64": "", "h
 
 
 class ProfileParam:
-    """A dumped parameter; ``"count"``: the dumped ``<Table>NumberOfEntries`` of a table,
-    which reads as dumped until the CPE changes the table, then counts its instances."""
+    """A dumped parameter; ``"count": "<Table>"``: the dumped NumberOfEntries of that
+    sibling table, which reads as dumped until the CPE changes the table, then counts the
+    CPE's instances."""
 
     __slots__ = ("profile", "zero", "count")
 
     def __init__(self, spec, table):
         self.profile = spec["profile"]
         self.zero = ZERO[spec.get("type", "string")]
-        self.count = bool(spec.get("count"))
+        self.count = spec.get("count")
 
     def get(self, ctx, keys, name):
         value = ctx.store["values"].get(name)
         if value is not None:
             return value
         if self.count:
-            own = ctx.store["tables"].get(name[: -len("NumberOfEntries")] + ".")
+            own = ctx.store["tables"].get(f"{name[: name.rfind('.') + 1]}{self.count}.")
             if own is not None:
                 return str(len(own))
         value = self.profile.default(name, *ctx.cpe)

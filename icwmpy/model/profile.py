@@ -43,6 +43,13 @@ FORCED = {
                "DeviceInfo.ProvisioningCode", "ManagementServer.ParameterKey",
                "ManagementServer.ConnectionRequestURL"),
 }
+# TR-098 tables whose NumberOfEntries parameter is not named after them.
+COUNTS = {"LANEthernetInterfaceConfig": "LANEthernetInterfaceNumberOfEntries",
+          "LANUSBInterfaceConfig": "LANUSBInterfaceNumberOfEntries",
+          "WLANConfiguration": "LANWLANConfigurationNumberOfEntries",
+          "WANConnectionDevice": "WANConnectionNumberOfEntries",
+          "DHCPConditionalServingPool": "DHCPConditionalPoolNumberOfEntries",
+          "Forwarding": "ForwardNumberOfEntries"}
 _NUMBER = re.compile(r"^[1-9][0-9]*$")
 _BOOL = {"true": True, "false": False}
 SAMPLE_CPE = ("cpe-1", 1)
@@ -352,14 +359,15 @@ def _default_wan_address(defaults):
 
 
 def _mark_counts(body):
-    """A table's ``<Table>NumberOfEntries``, where the dump has one, counts the CPE's
-    instances once the CPE added or deleted some (until then it reads as dumped)."""
+    """A table's ``<Table>NumberOfEntries`` (TR-098's irregular names too), where the dump
+    has one, counts the CPE's instances once the CPE added or deleted some (until then it
+    reads as dumped); its spec's ``count`` names the table."""
     for tpath, tbody in body.items():
         if "_table" in tbody:
             parent, _, name = tpath[: -len(".{i}.")].rpartition(".")
-            count = body.get(parent + ".", {}).get(name + "NumberOfEntries")
+            count = body.get(parent + ".", {}).get(COUNTS.get(name, name + "NumberOfEntries"))
             if count is not None and count["access"] == "readOnly":
-                count["count"] = True
+                count["count"] = name
 
 
 def _access(node):
