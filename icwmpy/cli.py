@@ -60,7 +60,24 @@ def parser():
     ap.add_argument("--rundir", default="/var/run/icwmpd", help="volatile state directory")
     ap.add_argument("--datamodel", default=None, help="directory of data model definitions")
     ap.add_argument("--bus", default=None, help="D-Bus to use: system, session or an address")
+    fleet = ap.add_argument_group("fleet mode (a CPE simulator; also UCI cwmp.fleet)")
+    fleet.add_argument("--fleet", type=_count, default=None, metavar="N",
+                       help="run N simulated CPEs (cpe-1 ... cpe-N) in this process")
+    fleet.add_argument("--fleet-first", type=_count, default=None, metavar="K",
+                       help="the first CPE is cpe-K (processes or hosts splitting one ID space)")
+    fleet.add_argument("--profile", default=None, metavar="FILE",
+                       help="device profile: a GenieACS CSV dump of a real device's parameters")
     return ap
+
+
+def _count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1, got {text!r}")
+    return value
 
 
 def build_model(args):

@@ -49,7 +49,7 @@ class InformBuilder:
             self.device_id = {}
             for field, name in DEVICE_ID.items():
                 try:
-                    self.device_id[field] = self.model.read(getattr(self.model, "root", "Device.") + name)
+                    self.device_id[field] = self.model.read(self.model.root + name)
                 except Exception:  # a data model without the parameter
                     self.device_id[field] = ""
         return self.device_id

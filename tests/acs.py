@@ -514,6 +514,12 @@ class Session:
     def methods(self):
         return [m.method for m in self.messages]
 
+    @property
+    def serial(self):
+        """The informing CPE's DeviceId SerialNumber (a fleet's CPEs differ by it)."""
+        device = self.inform.get("DeviceId")
+        return device.get("SerialNumber", "") if isinstance(device, dict) else ""
+
 
 def _as_list(value):
     if isinstance(value, list):
@@ -552,6 +558,7 @@ class Acs:
         self.sessions = []
         self.rejected = []      # (status, reason, request) of every error answer
         self._queue = []
+        self._queues = {}       # serial number -> the requests for that CPE only
         self._log = []          # (session, message) in arrival order
         self._taken = set()     # indexes of _log already returned by wait_message
         self._waiters = []
@@ -589,6 +596,11 @@ class Acs:
         """Queue ACS requests: bytes, callables ``(session) -> bytes`` built when sent, or
         ``Padded`` bytes."""
         self._queue.extend(requests)
+
+    def queue_for(self, serial, *requests):
+        """Queue ACS requests for the CPE whose DeviceId SerialNumber is ``serial`` only
+        (asked before the shared queue)."""
+        self._queues.setdefault(serial, []).extend(requests)
 
     def fail_next_posts(self, n, status=500):
         self._failures.extend([status] * n)
@@ -738,11 +750,12 @@ class Acs:
         self._changed()
 
     def _next_request(self, session):
-        if not self._queue:
+        queue = self._queues.get(session.serial) or self._queue
+        if not queue:
             session.ended = True
             self._changed()
             return Response(204)
-        item = self._queue.pop(0)
+        item = queue.pop(0)
         size = 0
         if isinstance(item, Padded):
             item, size = item

@@ -76,12 +76,13 @@ class DataModel:
     if it is not yet and shareable by any number of data models: this CPE's state is in
     its store, its UCI tree and ``ctx``, which every backend call is given."""
 
-    def __init__(self, definitions, uci, store, run=backends.command.run, cpe=backends.ONE_CPE):
+    def __init__(self, definitions, uci, store, run=backends.command.run, cpe=None):
         self.defs = definitions.bind()
         self.root = definitions.root.path   # "Device." or "InternetGatewayDevice."
         self.uci = uci
         self.store = store
-        self.ctx = backends.Context(uci, store, run, listing=self._instances, cpe=cpe)
+        self.ctx = backends.Context(uci, store, run, listing=self._instances,
+                                    cpe=cpe or backends.ONE_CPE)
         self.numbering = store["instances"]
         self.attributes = store["attributes"]
         self.aliases = store["aliases"]

@@ -101,6 +101,12 @@ class Profile:
         value = self.defaults.get(name)
         return None if value is None else expand(value, cpe_id, number)
 
+    def set_default(self, name, value):
+        """Make every CPE start with ``value`` (a template) for a parameter the dump has,
+        instead of the dumped device's own (its serial number, its ACS URL)."""
+        if name in self.defaults:
+            self.defaults[name] = value
+
 
 class _Node:
     """A concrete object or parameter while the dump is read."""
