@@ -32,10 +32,12 @@ class DeviceActions:
     """``store`` the CPE's Store, ``uci`` its config, ``settings()`` its current Settings,
     ``timers`` its SessionTimers; ``busy()`` true while a session runs; ``finish(code)``
     ends the CPE (the 'exit' command); ``reloaded()`` re-reads the settings after this
-    object changed them in UCI; ``simulated``: a CPE of a fleet, whose actions always
-    'exit' (a command would act on the host)."""
+    object changed them in UCI; ``run_model(fn)`` runs ``fn`` in the model executor (UCI
+    writes once sessions may run, so none lands inside an ACS transaction's staging);
+    ``simulated``: a CPE of a fleet, whose actions always 'exit' (a command would act on
+    the host)."""
 
-    def __init__(self, *, store, uci, settings, timers, busy, finish, reloaded, log,
+    def __init__(self, *, store, uci, settings, timers, busy, finish, reloaded, run_model, log,
                  simulated=False):
         self.store = store
         self.state = store["agent"]
@@ -45,6 +47,7 @@ class DeviceActions:
         self.busy = busy
         self.finish = finish
         self.reloaded = reloaded
+        self.run_model = run_model
         self.log = log
         self.simulated = simulated
 
@@ -67,11 +70,13 @@ class DeviceActions:
         self.state.set("action", "factory_reset")
 
     def booted(self):
-        """At start after a boot: the events the boot owes ([(code, key)]); the action is done."""
+        """At start after a boot, before any session: the events the boot owes
+        ([(code, key)]); the action is done."""
         owed = [tuple(entry) for entry in self.state.get("after_boot", [])]
         self.state.delete("after_boot")
         self.state.delete("action")
-        self.forget_reboot_requests()
+        if self.forget_reboot_requests():
+            self.reloaded()
         return owed
 
     def arm(self):
@@ -98,19 +103,22 @@ class DeviceActions:
             asyncio.ensure_future(self.run("reboot"))
 
     def forget_reboot_requests(self):
-        """ScheduleReboot and DelayReboot are done with once the device reboots."""
+        """ScheduleReboot and DelayReboot are done with once the device reboots; True when
+        the configuration changed."""
         cpe = self.settings().cpe
         if cpe.delay_reboot != -1 or cpe.schedule_reboot:
             self.uci.set("cwmp", "cpe", "delay_reboot", "-1")
             self.uci.set("cwmp", "cpe", "schedule_reboot", "")
             self.uci.commit("cwmp")
-            self.reloaded()
+            return True
+        return False
 
     async def run(self, action):
         cpe = self.settings().cpe
         command = cpe.reboot_command if action == "reboot" else cpe.factory_reset_command
         self.log.info("%s: running %s", action, "exit" if self.simulated else command)
-        self.forget_reboot_requests()
+        if await self.run_model(self.forget_reboot_requests):
+            self.reloaded()
         if action == "factory_reset":
             self._wipe()
         if self.simulated or command == "exit":

@@ -205,7 +205,7 @@ class Agent:
         self.actions = DeviceActions(
             store=self.store, uci=self.uci, settings=lambda: self.settings, timers=self.timers,
             busy=lambda: self.in_session, finish=self.stop, reloaded=self._reload_settings,
-            log=self.log, simulated=self.member is not None)
+            run_model=self.run_model, log=self.log, simulated=self.member is not None)
         self._startup()
         await self.run_model(self._load_json_options)
         workers = [asyncio.create_task(self.transfers.run())]

@@ -6,6 +6,7 @@ configuration, SIGTERM/SIGINT let the session in progress finish (bounded) and e
 
 import asyncio
 import fcntl
+import functools
 import ipaddress
 import logging
 import os
@@ -16,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from icwmpy import logs
+from icwmpy.actions import run_shell
 from icwmpy.agent import Agent
 from icwmpy.backends.dbus import DBusClient
 from icwmpy.bus import BusService
@@ -92,9 +94,10 @@ async def open_firewall(uci, model, agent, port, udp):
     wanted = cpe.firewall_rule
     if not (os.path.isfile(uci.path("firewall")) if wanted is None else wanted):
         return
-    try:
-        changed = firewall.open_port(uci, port, udp=udp, network=cpe.default_wan_interface,
-                                     incoming_rule=cpe.incoming_rule, acs_ip=acs_address(agent))
+    try:   # in the model executor: never inside an ACS transaction's UCI staging
+        changed = await agent.run_model(functools.partial(
+            firewall.open_port, uci, port, udp=udp, network=cpe.default_wan_interface,
+            incoming_rule=cpe.incoming_rule, acs_ip=acs_address(agent)))
     except (UciError, OSError) as e:
         log.error("cannot open the connection request port in the firewall: %s", e)
         return
@@ -104,9 +107,7 @@ async def open_firewall(uci, model, agent, port, udp):
              firewall.describe(uci.options("firewall", firewall.SECTION)))
     command = model.defs.reload.get("firewall")
     if command:
-        proc = await asyncio.create_subprocess_shell(command, stdin=asyncio.subprocess.DEVNULL)
-        if await proc.wait():
-            log.warning("%r exited with status %d", command, proc.returncode)
+        await run_shell(command, log)
 
 
 def follow_acs_address(agent, open_again):
