@@ -456,3 +456,25 @@ def test_names_as_instance_mode_shows_them(env):
     assert m.shown(listed, Addressing()) == listed
     assert list(values(m, "Device.Bench.Item.[b].Sub.")) == [
         "Device.Bench.Item.2.Sub.1.Name"]  # without Addressing: numbers, as internal users want
+
+
+def test_references_between_tables_follow_the_cpe_numbering(tmp_path):
+    """A backend holding another table's key gets its instance's path, and back."""
+    from icwmpy.config.uci import Uci
+    from icwmpy.model import DataModel
+    from icwmpy.model.schema import Definitions
+    from icwmpy.store import Store
+
+    (tmp_path / "wireless").write_text("config wifi-device 'radio0'\nconfig wifi-device 'radio1'\n")
+    defs = Definitions()
+    defs.load({"Device.WiFi.Radio.{i}.": {
+        "_table": {"uci": "wireless", "type": "wifi-device"},
+        "Channel": {"type": "string", "uci": "channel"}}})
+    model = DataModel(defs, Uci(str(tmp_path)), Store(str(tmp_path / "state")))
+    refs = model.ctx.refs
+    with model._operation():
+        assert refs.path("Device.WiFi.Radio.", "radio1") == "Device.WiFi.Radio.2"
+        assert refs.path("Device.WiFi.Radio.", "radio9") == ""
+        assert refs.key("Device.WiFi.Radio.1.") == "radio0"
+        assert refs.key("Device.WiFi.Radio.7") is None
+        assert refs.key("Device.WiFi.Nothing.1") is None

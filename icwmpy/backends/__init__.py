@@ -93,16 +93,21 @@ class Context:
 
     ``cpe``: (cpe_id, n) of this CPE in a fleet, what ``{cpe_id}`` and ``{n}`` in a device
     profile's values become (:mod:`icwmpy.backends.profile`).
+
+    ``refs``: :class:`icwmpy.model.engine.References`, between an instance's key and its
+    path: ``refs.path("Device.WiFi.Radio.", "radio0")`` -> ``"Device.WiFi.Radio.1"``,
+    ``refs.key("Device.WiFi.Radio.1")`` -> ``"radio0"`` (for LowerLayers and the like).
     """
 
     def __init__(self, uci_tree, state, run=command.run, dbus_client=None, listing=None,
-                 cpe=ONE_CPE):
+                 cpe=ONE_CPE, refs=None):
         self.uci = uci_tree
         self.store = state
         self.run = run
         self.dbus = dbus_client or dbus.DBusClient()
         self.listing = listing
         self.cpe = cpe
+        self.refs = refs
         self._handlers = {}
 
     def handler(self, table):

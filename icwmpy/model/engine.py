@@ -70,6 +70,38 @@ class _Bounded(list):
             self.append(item)
 
 
+class References:
+    """Path-valued parameters (LowerLayers, SSIDReference, Interface, ...) between tables:
+    a backend knows the other table's *key* (a UCI section, a device name) and needs the
+    instance's path, or the reverse for a write. Numbers are the CPE's own, so this goes
+    through its DataModel (within the operation that asks)."""
+
+    __slots__ = ("_model",)
+
+    def __init__(self, model):
+        self._model = model
+
+    def path(self, table, key):
+        """``"Device.WiFi.Radio."`` + key -> ``"Device.WiFi.Radio.2"``; "" when no instance
+        has that key. ``table`` is a table without instance numbers above it."""
+        obj = self._model.defs.by_path.get(table + "{i}.")
+        if obj is None or not obj.multi:
+            raise ValueError(f"{table} is not a table")
+        for number, found in self._model._instances(obj, table, ()):
+            if found == key:
+                return f"{table}{number}"
+        return ""
+
+    def key(self, path):
+        """``"Device.WiFi.Radio.2"`` (a trailing '.' allowed) -> its key; None when the path
+        names no instance of such a table."""
+        table, _, number = path.rstrip(".").rpartition(".")
+        obj = self._model.defs.by_path.get(table + ".{i}.")
+        if obj is None or not obj.multi or not number.isdigit():
+            return None
+        return dict(self._model._instances(obj, table + ".", ())).get(int(number))
+
+
 class DataModel:
     """One CPE's data model. ``uci`` is a :class:`icwmpy.config.uci.Uci`, ``store`` a
     :class:`icwmpy.store.Store`; ``definitions`` a loaded :class:`Definitions`, bound here
@@ -82,7 +114,7 @@ class DataModel:
         self.uci = uci
         self.store = store
         self.ctx = backends.Context(uci, store, run, listing=self._instances,
-                                    cpe=cpe or backends.ONE_CPE)
+                                    cpe=cpe or backends.ONE_CPE, refs=References(self))
         self.numbering = store["instances"]
         self.attributes = store["attributes"]
         self.aliases = store["aliases"]
