@@ -744,6 +744,19 @@ def test_a_name_inside_a_partial_path_asked_before_is_only_checked(cpe, request_
                     )["ParameterList"] == one
 
 
+@pytest.mark.parametrize("request_of", [acs.get_parameter_values, acs.get_parameter_attributes])
+def test_a_name_asked_before_its_partial_path_is_answered_once_in_its_place(cpe, request_of):
+    one = cpe.args(request_of("Device.DeviceInfo."))["ParameterList"]
+    first = one[-1]
+    both = cpe.args(request_of(_name(first), "Device.DeviceInfo."))["ParameterList"]
+    assert both[0] == first and len(both) == len(one)
+    assert sorted(map(_name, both)) == sorted(map(_name, one))
+
+
+def _name(item):
+    return item[0]
+
+
 def test_an_answer_over_max_response_parameters_is_9004(cpe):
     """The cap counts the whole answer, over all the names asked."""
     whole = len(cpe.args(acs.get_parameter_values("Device."))["ParameterList"])

@@ -42,7 +42,8 @@ def _concat(fn, check, names, addressing, limit):
     Each parameter is answered once: a name asked again, or inside a partial path asked
     before (``Device.DeviceInfo.`` after ``Device.``), is only checked (``check``: 9005 if
     it names nothing), so 400 x ``Device.`` walks the tree once. The whole answer holds at
-    most ``limit`` items (fn stops at what is left: 9004)."""
+    most ``limit`` items (fn stops at what is left: 9004). A parameter asked before the
+    partial path that holds it keeps its first place and appears once."""
     out, partials = [], set()
     for name in dict.fromkeys(names):
         if _inside(name, partials):
@@ -51,7 +52,7 @@ def _concat(fn, check, names, addressing, limit):
         out += fn(name, addressing, limit - len(out))
         if name.endswith("."):
             partials.add(name)
-    return out
+    return list({item[0]: item for item in out}.values()) if partials else out
 
 
 def amendment(method):
