@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 _NUMBER = re.compile(r"^[1-9][0-9]*$")
 _ALIAS = re.compile(r"^[A-Za-z][^.\[\]{}]*$")
+_NUMBERS = re.compile(r"\.[0-9]+(?=\.)")
 
 
 def _bad_name(path):
@@ -83,11 +84,16 @@ class References:
 
     def path(self, table, key):
         """``"Device.WiFi.Radio."`` + key -> ``"Device.WiFi.Radio.2"``; "" when no instance
-        has that key. ``table`` is a table without instance numbers above it."""
-        obj = self._model.defs.by_path.get(table + "{i}.")
+        has that key. A table below another names its instance by number
+        (``"Device.Bridging.Bridge.1.Port."``); "" too when that instance does not exist."""
+        obj = self._model.defs.by_path.get(_NUMBERS.sub(".{i}", table) + "{i}.")
         if obj is None or not obj.multi:
             raise ValueError(f"{table} is not a table")
-        for number, found in self._model._instances(obj, table, ()):
+        try:
+            keys = self._model._resolve(table)[0][0][2]
+        except CwmpFault:
+            return ""
+        for number, found in self._model._instances(obj, table, keys):
             if found == key:
                 return f"{table}{number}"
         return ""
