@@ -1,0 +1,158 @@
+"""``Device.Hosts.``: the devices on the LAN, from dnsmasq's leases and the kernel's neighbours.
+
+A host is a MAC address that either holds a DHCP lease or is in the neighbour table
+(ARP and IPv6 neighbour discovery, read with one netlink dump per family, no ``ip``
+process). On a router only neighbours on the LAN side count: the devices of network
+interfaces a DHCP pool serves (the WAN's gateway is no host of ours); on a plain host,
+every neighbour. Layer3Interface is the network interface of the neighbour's device
+(the bridge), else the pool whose subnet holds the lease.
+"""
+
+import ipaddress
+import socket
+import struct
+
+from icwmpy.backends import dhcp
+
+RTM_NEWNEIGH, RTM_GETNEIGH, NLMSG_DONE, NLMSG_ERROR = 28, 30, 3, 2
+NDA_DST, NDA_LLADDR = 1, 2
+NUD_INCOMPLETE, NUD_FAILED, NUD_NOARP = 0x01, 0x20, 0x40
+
+
+def neighbours(family):
+    """[(address, mac, device)] of the kernel's neighbour table for IPv4 or IPv6, leaving
+    out entries without a link-layer address (incomplete, failed, no-ARP ones)."""
+    fam = socket.AF_INET if family == 4 else socket.AF_INET6
+    out = []
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as s:
+        s.sendto(struct.pack("=IHHIIBBHiHBB", 28, RTM_GETNEIGH, 0x301, 1, 0, fam, 0, 0, 0, 0, 0, 0),
+                 (0, 0))
+        while True:
+            data = s.recv(1 << 16)
+            off = 0
+            while off + 16 <= len(data):
+                length, mtype = struct.unpack_from("=IH", data, off)
+                if mtype == NLMSG_DONE or length < 16:
+                    return out
+                if mtype == NLMSG_ERROR:
+                    raise OSError("netlink RTM_GETNEIGH failed")
+                if mtype == RTM_NEWNEIGH:
+                    _, _, _, index, state, _, _ = struct.unpack_from("=BBHiHBB", data, off + 16)
+                    attrs, pos = {}, off + 28
+                    while pos + 4 <= off + length:
+                        alen, atype = struct.unpack_from("=HH", data, pos)
+                        if alen < 4:
+                            break
+                        attrs[atype] = data[pos + 4:pos + alen]
+                        pos += (alen + 3) & ~3
+                    mac = attrs.get(NDA_LLADDR, b"")
+                    if NDA_DST in attrs and len(mac) == 6 and any(mac) \
+                            and not state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP):
+                        try:
+                            device = socket.if_indextoname(index)
+                        except OSError:
+                            device = ""
+                        out.append((socket.inet_ntop(fam, attrs[NDA_DST]),
+                                    ":".join(f"{b:02x}" for b in mac), device))
+                off += (length + 3) & ~3
+
+
+def _network_devices(ctx):
+    """{device: network interface} of the network package's interfaces."""
+    out = {}
+    for name, _ in ctx.uci.sections("network", "interface"):
+        device = ctx.uci.get("network", name, "device") or ctx.uci.get("network", name, "ifname")
+        if isinstance(device, str) and device and not device.startswith("@"):
+            out.setdefault(device, name)
+    return out
+
+
+class Hosts:
+    """``Hosts.Host.{i}.``, keyed by MAC address; one snapshot of leases, neighbours and
+    static host names per listing."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.snapshot = {}
+
+    def instances(self, keys):
+        ctx = self.ctx
+        router = dhcp.has_package(ctx, "network")
+        devices = _network_devices(ctx) if router else {}
+        served = {ctx.uci.get(dhcp.PKG, p, "interface") for p in dhcp.Pools(ctx).instances(())}
+        lan = {dev: iface for dev, iface in devices.items() if iface in served}
+        hosts = {}
+
+        def host(mac):
+            return hosts.setdefault(mac, {"v4": [], "v6": [], "name": "", "iface": "",
+                                          "active": False})
+
+        for family in (4, 6):
+            try:
+                found = neighbours(family)
+            except OSError:
+                found = []
+            for address, mac, device in found:
+                if (router and device not in lan) or device == "lo":
+                    continue
+                entry = host(mac)
+                entry["v4" if family == 4 else "v6"].append(address)
+                entry["active"] = True
+                entry["iface"] = entry["iface"] or (lan[device] if router else device)
+        pools = {p: dhcp.subnet(ctx, ctx.uci.get(dhcp.PKG, p, "interface", ""))
+                 for p in dhcp.Pools(ctx).instances(())}
+        for expiry, mac, ip, name in dhcp.read_leases(ctx):
+            if not dhcp.lease_active(expiry):
+                continue
+            entry = host(mac)
+            if ip not in entry["v4"]:
+                entry["v4"].insert(0, ip)
+            entry["name"] = entry["name"] or name
+            if not entry["iface"]:
+                entry["iface"] = next((ctx.uci.get(dhcp.PKG, p, "interface", "")
+                                       for p, net in pools.items()
+                                       if net and ipaddress.IPv4Address(ip) in net.network), "")
+        for section, _ in ctx.uci.sections(dhcp.PKG, "host"):
+            name = ctx.uci.get(dhcp.PKG, section, "name", "")
+            for mac in dhcp.as_list(ctx.uci.get(dhcp.PKG, section, "mac")):
+                if mac.lower() in hosts and not hosts[mac.lower()]["name"]:
+                    hosts[mac.lower()]["name"] = name
+        self.snapshot = hosts
+        return list(hosts)
+
+    def get(self, keys, relname):
+        entry = self.snapshot.get(keys[-1])
+        if entry is None:
+            return ""
+        if relname == "PhysAddress":
+            return keys[-1]
+        if relname == "IPAddress":
+            return (entry["v4"] + entry["v6"] + [""])[0]
+        if relname == "HostName":
+            return entry["name"][:64]
+        if relname == "Active":
+            return "1" if entry["active"] else "0"
+        if relname == "Layer3Interface":
+            return dhcp.interface_path(self.ctx, entry["iface"])
+        return ""
+
+    def addresses(self, mac, family):
+        entry = self.snapshot.get(mac)
+        return list(entry["v4" if family == 4 else "v6"]) if entry else []
+
+
+class HostAddresses:
+    """``Hosts.Host.{i}.IPv4Address.{i}.`` / ``IPv6Address.{i}.``: the addresses a host
+    was seen with (a fresh look at leases and neighbours for each host listed: a home
+    LAN has tens of hosts, each costing two netlink dumps)."""
+
+    def __init__(self, ctx, family=4):
+        self.hosts = Hosts(ctx)
+        self.family = family
+
+    def instances(self, keys):
+        self.hosts.instances(())
+        return self.hosts.addresses(keys[-1], self.family)
+
+    def get(self, keys, relname):
+        return keys[-1] if relname == "IPAddress" else ""
