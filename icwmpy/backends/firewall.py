@@ -105,9 +105,10 @@ class _Sections:
     listed, as :class:`UciTable` does, so instance numbers last); ``fields`` maps a
     parameter to its reader and writer methods.
 
-    An ACS may set a range's end before its start in one SetParameterValues: an end that
-    does not fit the start written yet waits in ``pending`` (what the parameter reads
-    meanwhile) until the start comes, as bbfdm keeps it in its dmmap.
+    An ACS may set a range's end before its start (in one SetParameterValues, or one
+    ``icwmpd -c set`` after the other): an end that does not fit the start written yet is
+    kept in the CPE's store (namespace ``firewall``) and read as the end until the start
+    comes, as bbfdm keeps it in its dmmap.
     """
 
     type = None
@@ -116,7 +117,7 @@ class _Sections:
         self.ctx = ctx
         self.uci = ctx.uci
         self.sections = UciTable({"uci": PKG, "type": self.type})
-        self.pending = {}
+        self.pending = ctx.store[PKG]
 
     def listed(self, section):
         return True
@@ -145,6 +146,9 @@ class _Sections:
 
     def delete(self, keys, key):
         self.uci.delete(PKG, key)
+        for name in self.pending.keys():
+            if name.startswith(key + "."):
+                self.pending.delete(name)
 
     # a port range option, with ``none`` as the reading of no port
     def range_start(self, section, option, none):
@@ -152,26 +156,29 @@ class _Sections:
         return str(none if start is None else start)
 
     def range_end(self, section, option, none):
-        if (section, option) in self.pending:
-            return str(self.pending[(section, option)])
-        _, end = _range(self.option(section, option))
+        end = self.pending.get(f"{section}.{option}")
+        if end is None:
+            end = _range(self.option(section, option))[1]
         return str(none if end is None else end)
 
     def set_range_start(self, section, option, value, none):
         start = None if int(value) == none else int(value)
-        _, end = _range(self.option(section, option))
-        end = self.pending.pop((section, option), end)
-        if start is not None and end is not None and end < start:
-            self.pending[(section, option)] = end
+        waiting = f"{section}.{option}"
+        end = self.pending.get(waiting, _range(self.option(section, option))[1])
+        self._wait_if_before(waiting, start, end)
         self.put(section, option, _join(start, end))
 
     def set_range_end(self, section, option, value, none):
         end = None if int(value) == none else int(value)
-        start, _ = _range(self.option(section, option))
-        self.pending.pop((section, option), None)
-        if end is not None and (start is None or end < start):
-            self.pending[(section, option)] = end
+        start = _range(self.option(section, option))[0]
+        self._wait_if_before(f"{section}.{option}", start, end)
         self.put(section, option, _join(start, end))
+
+    def _wait_if_before(self, waiting, start, end):
+        if end is not None and (start is None or end < start):
+            self.pending.set(waiting, end)
+        else:
+            self.pending.delete(waiting)
 
 
 # ------------------------------------------------------------------ Device.NAT.
