@@ -102,8 +102,8 @@ def _join(start, end):
 
 class _Sections:
     """The sections of one type of the firewall package (named the first time they are
-    listed, as :class:`UciTable` does, so instance numbers last); ``fields`` maps a
-    parameter to its reader and writer methods.
+    listed, as :class:`UciTable` does, so instance numbers last); a parameter ``X`` is
+    read by the method ``get_X`` and written by ``set_X``.
 
     An ACS may set a range's end before its start (in one SetParameterValues, or one
     ``icwmpd -c set`` after the other): an end that does not fit the start written yet is
