@@ -25,6 +25,7 @@ from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.cwmp import soap
 from icwmpy.cwmp.events import is_valid
 from icwmpy.cwmp.session import CpeRequest
+from icwmpy.diagnostics import Diagnostics
 from icwmpy.driver import run_session
 from icwmpy.eventqueue import EventQueue
 from icwmpy.faults import CwmpFault
@@ -100,6 +101,8 @@ class Agent:
         self.options = Options(store)  # its device_id: the Inform's DeviceId, once known
         self.rpc = RpcHandler(model, self)
         self.inform = InformBuilder(model, self.log, member.device_id if member else None)
+        self.diagnostics = Diagnostics(store, model, self.run_model, self.trigger,
+                                       lambda detail: self._tell("diagnostics", detail), self.log)
         self.boot = boot
         self.want_get_rpc_methods = get_rpc_methods
         self.retry = 0
@@ -108,7 +111,8 @@ class Agent:
         self.stats = {"sessions": 0, "success": 0, "failure": 0}
         self.last_session = None
         self.acs_ip = None   # the ACS address the last answered session reached
-        self.listeners = []  # callables (event, detail): "started", "ended", "next_session"
+        self.listeners = []  # callables (event, detail): "started", "ended", "next_session",
+        #                      "diagnostics" (a finished test: {test, state, origin, results})
         self.timers = None   # SessionTimers, made on the loop by run()
         self.actions = None  # DeviceActions, made with the timers
         self._plain_requests = set()  # ACS URLs that refused compressed requests (415)
@@ -208,6 +212,7 @@ class Agent:
             run_model=self.run_model, log=self.log, simulated=self.member is not None)
         self._startup()
         await self.run_model(self._load_json_options)
+        await self.diagnostics.start()
         workers = [asyncio.create_task(self.transfers.run())]
         if self.settings.cpe.periodic_notify_enable:
             workers.append(asyncio.create_task(self._poll_values()))
@@ -229,6 +234,7 @@ class Agent:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            await self.diagnostics.close()
             self.timers.cancel_all()
         return self.exit_code or 0
 
@@ -441,6 +447,7 @@ class Agent:
             self._reload_settings(self._next_settings)
             self._next_settings = None
         await self.actions.after_session()
+        self.diagnostics.after_session()   # TR-069: requested tests start after the session
 
     # ---------------------------------------------------------------- timers
     def _arm_periodic(self):

@@ -13,7 +13,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import icwmpy, pycurl, defusedxml, dbus_next, configobj, pytest, lxml, trustme, pyftpdlib, slixmpp' 2>/dev/null \
+if ! .venv/bin/python -c 'import icwmpy, pycurl, defusedxml, dbus_next, configobj, icmplib, dns, pytest, lxml, trustme, pyftpdlib, slixmpp' 2>/dev/null \
    || [ ! -x .venv/bin/ruff ] \
    || [ setup.cfg -nt .venv/.installed ]; then
     .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
