@@ -214,12 +214,19 @@ def fake_sys(tmp_path, router):
     (thermal / "thermal_zone0").mkdir(parents=True)
     (thermal / "thermal_zone0" / "type").write_text("cpu-thermal\n")
     (thermal / "thermal_zone0" / "temp").write_text("-5200\n")
+    return retarget(router, tmp_path, "deviceinfo.json",
+                    "Device.DeviceInfo.TemperatureStatus.TemperatureSensor.{i}.", "_table",
+                    {"hwmon": str(hwmon), "thermal": str(thermal)})
+
+
+def retarget(router, tmp_path, file, path, name, args):
+    """The router's CLI over a copy of the shipped definitions in which one backend's
+    ``args`` point at the test's own files."""
     datamodel = tmp_path / "datamodel"
     shutil.copytree(REPO / "datamodel", datamodel)
-    spec = json.loads((datamodel / "deviceinfo.json").read_text())
-    table = spec["Device.DeviceInfo.TemperatureStatus.TemperatureSensor.{i}."]["_table"]
-    table["args"] = {"hwmon": str(hwmon), "thermal": str(thermal)}
-    (datamodel / "deviceinfo.json").write_text(json.dumps(spec))
+    spec = json.loads((datamodel / file).read_text())
+    spec[path][name]["args"] = args
+    (datamodel / file).write_text(json.dumps(spec))
     router.datamodel = datamodel
     return router
 
@@ -316,6 +323,23 @@ def test_ddns_clients_are_the_services(router, tmp_path):
     assert values[main + "Status"] == "Updated"
     assert values[main + "Hostname.1.Status"] == "Registered"
     assert values[main + "Hostname.1.LastUpdate"] == format_datetime(1764590400)
+
+
+def test_ddns_supported_services_are_the_service_definitions(router, tmp_path):
+    default, custom = tmp_path / "ddns" / "default", tmp_path / "ddns" / "custom"
+    default.mkdir(parents=True)
+    for name in ("dyndns.org", "duckdns.org", "no-ip.com"):
+        (default / f"{name}.json").write_text(json.dumps(
+            {"name": name, "ipv4": {"url": f"https://{name}/update?h=[DOMAIN]"}}))
+    (default / "README").write_text("not a service\n")
+    (default / "broken.json").write_text("{")
+    retarget(router, tmp_path, "dynamicdns.json", "Device.DynamicDNS.", "SupportedServices",
+             {"directories": [str(default), str(custom)]})
+    key = "Device.DynamicDNS.SupportedServices"
+    assert get(router, key)[key] == "duckdns.org,dyndns.org,no-ip.com"
+    custom.mkdir()
+    (custom / "mine.json").write_text(json.dumps({"name": "ddns.isp.example"}))
+    assert get(router, key)[key] == "ddns.isp.example,duckdns.org,dyndns.org,no-ip.com"
 
 
 def test_ddns_writes_go_to_the_service_sections(router):

@@ -365,6 +365,28 @@ class DdnsClients:
         self.sections.delete(self.ctx, None, keys, key)
 
 
+def ddns_services(ctx, directories):
+    """The providers ddns-scripts knows: the ``name`` of each service definition
+    (``/usr/share/ddns/default/*.json``, and the operator's ``custom/`` ones), sorted;
+    as many as TR-181's 1024 characters hold."""
+    names = set()
+    for directory in directories:
+        for entry in _listdir(directory):
+            if entry.endswith(".json"):
+                try:
+                    with open(os.path.join(directory, entry), encoding="utf-8") as f:
+                        name = json.load(f).get("name")
+                except (OSError, ValueError, AttributeError):
+                    continue
+                if isinstance(name, str) and name and "," not in name:
+                    names.add(name)
+    listed = ""
+    for name in sorted(names):
+        if len(listed) + len(name) + 1 > 1024:
+            break
+        listed = f"{listed},{name}" if listed else name
+    return listed
+
 def ddns_last_update(ctx, package, section):
     """The POSIX time ddns-scripts last updated a service, or 0."""
     rundir = ctx.uci.get(package, "global", "ddns_rundir", "/var/run/ddns")
