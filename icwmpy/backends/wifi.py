@@ -363,25 +363,38 @@ class Radios(_Handler):
     def set_RegulatoryDomain(self, radio, value):
         self.w.set(radio, "country", value[:2])   # UCI has the country only, not I/O (3rd char)
 
-    def _max_dbm(self, radio):
-        """The radio's top power level in dBm (``iwinfo txpowerlist``), else DEFAULT_MAX_DBM."""
+    def _levels(self, radio):
+        """The radio's power levels in dBm (``iwinfo txpowerlist``), else 0..DEFAULT_MAX_DBM."""
         for iface in self.w.radio_ifaces(radio):
             levels = re.findall(r"^\s*\*?\s*(-?\d+) dBm", self.w.run(
                 ["iwinfo", self.w.ifname(iface), "txpowerlist"]), re.M)
-            if levels:
-                return max(int(dbm) for dbm in levels) or DEFAULT_MAX_DBM
-        return DEFAULT_MAX_DBM
+            if levels and max(map(int, levels)) > 0:
+                return sorted({int(dbm) for dbm in levels})
+        return list(range(DEFAULT_MAX_DBM + 1))
+
+    @staticmethod
+    def _percent(dbm, levels):
+        return min(100, max(0, math.ceil(dbm * 100 / levels[-1])))
+
+    def get_TransmitPowerSupported(self, radio):
+        """-1 (auto) and each level as a percent of the top one, as bbfdm lists them."""
+        levels = self._levels(radio)
+        return ",".join(["-1"] + sorted({str(self._percent(dbm, levels)) for dbm in levels}, key=int))
 
     def get_TransmitPower(self, radio):
-        """Percent of the radio's top level, as bbfdm reports ``txpower`` (dBm); -1: auto."""
+        """``txpower`` (dBm) as a percent of the radio's top level; -1: unset (auto)."""
         dbm = _int_or(self.w.opt(radio, "txpower"), None)
-        if dbm is None:
-            return "-1"
-        return str(min(100, math.ceil(dbm * 100 / self._max_dbm(radio))))
+        return "-1" if dbm is None else str(self._percent(dbm, self._levels(radio)))
 
     def set_TransmitPower(self, radio, value):
+        """The level whose percent is nearest, so that a supported value reads back as set."""
         percent = int(value)
-        self.w.set(radio, "txpower", "" if percent < 0 else str(round(self._max_dbm(radio) * percent / 100)))
+        if percent < 0:
+            self.w.set(radio, "txpower", "")
+            return
+        levels = self._levels(radio)
+        dbm = min(levels, key=lambda level: (abs(self._percent(level, levels) - percent), -level))
+        self.w.set(radio, "txpower", str(dbm))
 
     def get_Upstream(self, radio):
         return "0"
