@@ -6,6 +6,7 @@ Each test gives the hook the event and the lease's options as udhcpc exports the
 SIGHUP a running daemon gets.
 """
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -14,6 +15,8 @@ import time
 
 import pytest
 
+import acs as A
+from cpe import Cpe
 from icwmpy.config.settings import load_settings
 from icwmpy.config.uci import Uci
 from openwrt import REPO, router_confdir
@@ -162,3 +165,31 @@ def test_a_running_daemon_is_told_to_reload_only_when_cwmp_changed(router, tmp_p
         if holder.poll() is None:
             holder.send_signal(signal.SIGKILL)
             holder.wait()
+
+
+def test_the_daemon_informs_the_acs_a_lease_names(tmp_path):
+    """icwmpd with DHCP discovery on, its configured ACS unreachable: a lease whose option
+    43 names the test ACS makes the next session go there, with the lease's code."""
+    router_confdir(tmp_path)
+    router = type("Router", (), {"conf": tmp_path / "config", "state": tmp_path / "state",
+                                 "run": tmp_path / "run"})()
+
+    async def main():
+        acs = A.Acs()
+        await acs.start()
+        cpe = Cpe(tmp_path, "http://127.0.0.1:9/", {("acs", "dhcp_discovery"): "1"})
+        await cpe.start()
+        try:
+            await asyncio.sleep(1)
+            assert not acs.sessions
+            await asyncio.to_thread(hook, router, "bound",
+                                    opt43=tlv(1, acs.url) + tlv(2, "PROV-DHCP"))
+            session = await acs.wait_session(1, timeout=20)
+        finally:
+            await cpe.stop()
+            await acs.stop()
+        return session
+
+    session = A.run(main(), timeout=60)
+    assert ("0 BOOTSTRAP", "") in session.events
+    assert session.parameters["Device.DeviceInfo.ProvisioningCode"] == "PROV-DHCP"
