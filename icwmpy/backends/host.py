@@ -1,4 +1,4 @@
-"""Router and host backends for Time, DeviceInfo extras, DynamicDNS and GatewayInfo.
+"""Backends for Time, DeviceInfo extras, UPnP, UserInterface, DynamicDNS and GatewayInfo.
 
 What OpenWrt keeps in its own UCI packages (``system``, ``ddns``) is read and staged
 there, as bbfdm maps it; what the kernel knows (temperatures, TCP limits) is read from
@@ -32,6 +32,7 @@ def _single_instance_refused(what):
 # ------------------------------------------------------------------ Time
 
 def timezone(ctx, option, zonename, zoneinfo):
+    """LocalTimeZone as OpenWrt keeps it (the setter's arguments, which it needs)."""
     return system._uci(ctx, option)
 
 
