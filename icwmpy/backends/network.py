@@ -518,21 +518,24 @@ class IPv6Prefixes(_Handler):
 # ------------------------------------------------------------------ Ethernet
 
 class EthernetInterfaces(system.NetInterfaces):
-    """``Ethernet.Interface.{i}.``: the physical ports; on a router also every port the
-    network config names that the kernel has (switch ports, whatever their driver)."""
+    """``Ethernet.Interface.{i}.``: the physical ports; on a router every Ethernet device of
+    the kernel that is a port (switch ports, whatever their driver), not a bridge, VLAN or
+    wireless interface (uevent DEVTYPE, or what the network config makes it)."""
+
+    NOT_PORTS = {"DEVTYPE=bridge", "DEVTYPE=vlan", "DEVTYPE=wlan"}
 
     def __init__(self, ctx):
         super().__init__(ctx, ethernet=True)
         self.ctx = ctx
 
     def instances(self, keys):
-        found = super().instances(keys)
-        if is_router(self.ctx):
-            net = Network(self.ctx.uci)
-            named = set(net.links()) | {p for ports in net.bridges().values() for p in ports}
-            named -= set(net.bridges()) | set(net.vlans())
-            found += [n for n in system._interfaces() if n in named and n not in found]
-        return found
+        if not is_router(self.ctx):
+            return super().instances(keys)
+        net = Network(self.ctx.uci)
+        made = set(net.bridges()) | set(net.vlans())
+        return [n for n in system._interfaces()
+                if _int(f"{SYS_NET}/{n}/type", -1) == system.ARPHRD_ETHER and n not in made
+                and not self.NOT_PORTS & set(_read(f"{SYS_NET}/{n}/uevent").splitlines())]
 
 
 class EthernetLinks(_Handler):
@@ -627,29 +630,49 @@ class Bridges(_Handler):
 
 class BridgePorts(_Handler):
     """``Bridging.Bridge.{i}.Port.{i}.``: the management port (the bridge itself, key the
-    bridge name), its ethernet ports (``ports`` list) and the wireless interfaces whose
-    network is on the bridge. Ethernet ports are added and deleted through the ports list:
-    an added port has no device until its LowerLayers names an Ethernet.Interface."""
+    bridge name), its ethernet ports (``ports`` list; key the device name) and the wireless
+    interfaces whose network is on the bridge (key their wifi-iface section). Ethernet
+    ports are added and deleted through the ports list; a port added by the ACS has no
+    device until its LowerLayers names an Ethernet.Interface, so its key (``port-<n>``) is
+    remembered against its device in the store, as is a port whose device was changed:
+    instance numbers follow keys, and these must not change with the device."""
 
-    PENDING = "bridge_ports"   # store namespace: {bridge: [ports added without a device]}
+    NAMESPACE = "bridge_ports"   # {bridge: {key: device, "" until there is one}}
+
+    def _named(self, bridge):
+        return dict(self.ctx.store[self.NAMESPACE].get(bridge) or {})
+
+    def _name(self, bridge, key, device=None):
+        """Remember (``device`` "": pending) or forget (None) a key of its own."""
+        named = self._named(bridge)
+        named.pop(key, None)
+        if device is not None and device != key:
+            named[key] = device
+        self.ctx.store[self.NAMESPACE].set(bridge, named)
 
     def keys(self, keys):
         bridge = keys[-1]
-        pending = self.ctx.store[self.PENDING].get(bridge) or []
-        return [bridge] + self.net.bridges().get(bridge, []) + pending \
-            + self.net.wireless_ports(bridge)
+        named = self._named(bridge)
+        by_device = {dev: key for key, dev in named.items() if dev}
+        ethernet = [by_device.get(p, p) for p in self.net.bridges().get(bridge, [])]
+        pending = [key for key, dev in named.items() if not dev]
+        return [bridge] + ethernet + pending + self.net.wireless_ports(bridge)
 
     def _kind(self, bridge, port):
         if port == bridge:
             return "management"
-        if port in self.net.bridges().get(bridge, []):
+        named = self._named(bridge)
+        if named.get(port) == "":
+            return "pending"
+        if named.get(port, port) in self.net.bridges().get(bridge, []):
             return "ethernet"
         return "wireless" if self.ctx.uci.section_type("wireless", port) else "pending"
 
     def _device(self, bridge, port):
-        if self._kind(bridge, port) == "wireless":
+        kind = self._kind(bridge, port)
+        if kind == "wireless":
             return self.ctx.uci.get("wireless", port, "ifname", "")
-        return "" if self._kind(bridge, port) == "pending" else port
+        return "" if kind == "pending" else self._named(bridge).get(port, port)
 
     def get(self, keys, relname):
         bridge, port = keys[-2], keys[-1]
@@ -662,7 +685,7 @@ class BridgePorts(_Handler):
         if relname == "Status":
             return device_status(dev) if dev else ("Down" if kind == "wireless" else "NotPresent")
         if relname == "Name":
-            return dev or port if kind != "pending" else ""
+            return dev or (port if kind == "wireless" else "")
         if relname == "ManagementPort":
             return "1" if kind == "management" else "0"
         if relname == "LowerLayers":
@@ -675,45 +698,45 @@ class BridgePorts(_Handler):
             return self.paths([(table, p) for p in self.keys((bridge,)) if p != bridge])
         if kind == "wireless":
             return self.path("Device.WiFi.SSID.", port)
-        return self.path("Device.Ethernet.Interface.", port) if kind == "ethernet" else ""
+        if kind == "ethernet":
+            return self.path("Device.Ethernet.Interface.", self._device(bridge, port))
+        return ""
 
     def set(self, keys, relname, value):
         bridge, port = keys[-2], keys[-1]
-        if relname != "LowerLayers" or self._kind(bridge, port) not in ("ethernet", "pending"):
+        kind = self._kind(bridge, port)
+        if relname != "LowerLayers" or kind not in ("ethernet", "pending"):
             raise OSError(f"{relname} of this port cannot be written")
         dev = self.ctx.refs.key(value) if value.startswith("Device.Ethernet.Interface.") else None
         if dev is None:
             raise OSError(f"LowerLayers {value!r}: one Device.Ethernet.Interface. instance")
-        ports = [dev if p == port else p for p in self.net.bridges()[bridge]]
-        if self._kind(bridge, port) == "pending":
-            self._forget(bridge, port)
+        old = self._device(bridge, port)
+        ports = [dev if p == old else p for p in self.net.bridges()[bridge]]
+        if kind == "pending":
             ports.append(dev)
+        self._name(bridge, port, dev)
         self._set_ports(bridge, ports)
 
     def add(self, keys):
         bridge = keys[-1]
         if bridge not in self.net.bridges():
             raise OSError(f"{bridge} is not a bridge")
-        pending = self.ctx.store[self.PENDING].get(bridge) or []
+        taken = set(self._named(bridge)) | set(self.keys(keys))
         n = 1
-        while f"port-{n}" in pending:
+        while f"port-{n}" in taken:
             n += 1
-        self.ctx.store[self.PENDING].set(bridge, pending + [f"port-{n}"])
+        self._name(bridge, f"port-{n}", "")
         return f"port-{n}"
 
     def delete(self, keys, port):
         bridge = keys[-1]
         kind = self._kind(bridge, port)
-        if kind == "pending":
-            self._forget(bridge, port)
-        elif kind == "ethernet":
-            self._set_ports(bridge, [p for p in self.net.bridges()[bridge] if p != port])
-        else:
+        if kind == "ethernet":
+            dev = self._device(bridge, port)
+            self._set_ports(bridge, [p for p in self.net.bridges()[bridge] if p != dev])
+        elif kind != "pending":
             raise OSError("only ethernet ports can be deleted")
-
-    def _forget(self, bridge, port):
-        self.ctx.store[self.PENDING].set(
-            bridge, [p for p in self.ctx.store[self.PENDING].get(bridge) or [] if p != port])
+        self._name(bridge, port)
 
     def _set_ports(self, bridge, ports):
         section = self.net.section(bridge)
