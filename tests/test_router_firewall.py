@@ -175,6 +175,9 @@ def test_port_mapping_writes_keep_ranges_and_refuse_bad_values(router):
     assert router.fault("set", game + "LeaseDuration", "3600") == "9007"  # static only
     assert router.fault("set", game + "Interface", "Device.WiFi.SSID.1") == "9007"
     assert router.fault("set", game + "Status", "Enabled") == "9008"
+    # iptv is an IP.Interface in no firewall zone: the set fails and changes nothing
+    assert router.fault("set", game + "Interface", router.interface("iptv")) == "9002"
+    assert router.options(section)["src"] == "lan"
     assert router.options(section)["proto"] == "udp"
 
 
@@ -310,3 +313,14 @@ def test_an_acs_adds_a_port_forward_in_one_session(tmp_path):
     assert [router.options(s)["name"] for s in router.sections("redirect")] == ["Game", "Web"]
     rule = router.options(cr_firewall.SECTION)
     assert rule["name"] == cr_firewall.NAME and rule["target"] == "ACCEPT"
+
+
+def test_a_host_without_firewall_configuration(tmp_path):
+    """No firewall package (a plain host): off, and nothing to map."""
+    router = Router(tmp_path)
+    (router.confdir / "firewall").unlink()
+    values = router.get("Device.Firewall.")
+    assert (values["Device.Firewall.Enable"], values["Device.Firewall.Config"]) == ("0", "Off")
+    assert values["Device.Firewall.Chain.1.RuleNumberOfEntries"] == "0"
+    assert router.get(NAT) == {NAT + "InterfaceSettingNumberOfEntries": "0",
+                               NAT + "PortMappingNumberOfEntries": "0"}

@@ -291,9 +291,15 @@ class PortMappings(_Sections):
 
 # ------------------------------------------------------------------ Device.Firewall.
 
+def _configured(ctx):
+    """Whether there is a firewall configuration (a router, not a plain host)."""
+    return bool(ctx.uci.sections(PKG))
+
+
 def enabled(ctx):
-    """bbfdm's switch of the whole firewall, ``firewall.globals.enabled`` (default on)."""
-    return _flag(ctx.uci.get(PKG, "globals", "enabled"))
+    """bbfdm's switch of the whole firewall, ``firewall.globals.enabled``: on by default
+    where there is a firewall configuration."""
+    return _flag(ctx.uci.get(PKG, "globals", "enabled"), "1" if _configured(ctx) else "0")
 
 
 def set_enabled(ctx, value):
@@ -303,8 +309,9 @@ def set_enabled(ctx, value):
 
 
 def config(ctx):
-    """The rules are the configuration: "Advanced", the one Config bbfdm offers."""
-    return "Advanced"
+    """The rules are the configuration: "Advanced", the one Config bbfdm offers; "Off"
+    where there is no firewall configuration."""
+    return "Advanced" if _configured(ctx) else "Off"
 
 
 def advanced_level(ctx):
