@@ -22,6 +22,7 @@ from icwmpy.faults import CwmpFault
 from icwmpy.model.types import format_datetime
 
 NO_READING = "-274"                 # TR-181: below absolute zero, no good reading
+IP_INTERFACE = "Device.IP.Interface."
 GATEWAY_FILE = "gatewayinfo.json"   # in the state directory, written by icwmpy.dhcp_options
 
 
@@ -342,7 +343,7 @@ class DdnsClients:
             return "Updated" if ddns_last_update(self.ctx, self.package, section) else "Connecting"
         if relname == "Interface":
             interface = uci.get(self.package, section, "interface", "")
-            return self.ctx.refs.path("Device.IP.Interface.", interface) if interface else ""
+            return self.ctx.refs.path(IP_INTERFACE, interface) if interface else ""
         return ""
 
     def set(self, keys, relname, value):
@@ -351,8 +352,8 @@ class DdnsClients:
             self.ctx.uci.set(self.package, section, self.OPTIONS[relname], value)
         elif relname == "Interface":
             interface = self.ctx.refs.key(value) if value else ""
-            if interface is None:
-                raise CwmpFault(9007, f"{value} is no Device.IP.Interface instance")
+            if interface is None or value and not value.startswith(IP_INTERFACE):
+                raise ValueError(f"Interface {value!r}: one {IP_INTERFACE} instance")
             self.ctx.uci.set(self.package, section, "interface", interface)
         else:
             raise OSError(f"{relname} cannot be written")
