@@ -14,6 +14,11 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
 import pytest
 
 from icwmpy.config.uci import Uci
@@ -28,6 +33,9 @@ IP = "Device.IP.Diagnostics."
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="raw ICMP sockets (traceroute) need root")
 DEFS = Definitions().load_dir(str(DATAMODEL))
+# A name no resolver looks up (a label over 63 characters fails before any query is sent),
+# so "unknown host" needs no DNS server off the host.
+UNKNOWN = "x" * 64 + ".invalid"
 
 
 class Cpe:
@@ -92,6 +100,12 @@ def on_loop(test):
     return wrapper
 
 
+async def lo(cpe):
+    """The Device.IP.Interface path of the loopback, in this CPE's numbering."""
+    names = await cpe.run_model(cpe.model.get_values, "Device.IP.Interface.")
+    return next(n for n, v, _ in names if n.endswith(".Name") and v == "lo")[: -len(".Name")]
+
+
 def rows(values, table):
     """The rows of a result table: [{field: value}] by instance number."""
     out = {}
@@ -134,18 +148,21 @@ async def test_ping_results_survive_a_restart(cpe, tmp_path):
 
 @on_loop
 async def test_ping_unknown_host(cpe):
-    v = await cpe.run(IP + "IPPing.", Host="no-such-host.invalid", NumberOfRepetitions=1)
+    v = await cpe.run(IP + "IPPing.", Host=UNKNOWN, NumberOfRepetitions=1)
     assert v["DiagnosticsState"] == "Error_CannotResolveHostName"
     assert cpe.events == [EVENT]   # an error is a completion too (TR-181)
 
 
+@pytest.mark.parametrize("host, state", [("198.51.100.1", "Complete"),
+                                         ("2001:db8::1", "Error_NoRouteToHost")])
 @on_loop
-async def test_ping_unreachable_address(cpe):
-    """TEST-NET-2 has no host: nothing answers, whatever the route says."""
-    v = await cpe.run(IP + "IPPing.", Host="198.51.100.1", NumberOfRepetitions=2, Timeout=200)
-    assert v["SuccessCount"] == "0"
-    assert v["DiagnosticsState"] in ("Complete", "Error_NoRouteToHost")
-    if v["DiagnosticsState"] == "Complete":
+async def test_ping_unreachable_address(cpe, host, state):
+    """Documentation addresses through lo (so nothing leaves the host): IPv4 is sent and
+    never answered, IPv6 has no route there."""
+    v = await cpe.run(IP + "IPPing.", Host=host, NumberOfRepetitions=2, Timeout=200,
+                      Interface=await lo(cpe))
+    assert (v["DiagnosticsState"], v["SuccessCount"]) == (state, "0")
+    if state == "Complete":
         assert v["FailureCount"] == "2" and v["AverageResponseTime"] == "0"
 
 
@@ -171,17 +188,15 @@ async def test_nonexistent_interface_is_an_error_state(cpe):
 @on_loop
 async def test_interface_binds_the_test(cpe):
     """Bound to lo the loopback answers; the path is the CPE's own numbering."""
-    names = await cpe.run_model(cpe.model.get_values, "Device.IP.Interface.")
-    lo = next(n for n, v, _ in names if n.endswith(".Name") and v == "lo")
     v = await cpe.run(IP + "IPPing.", Host="127.0.0.1", NumberOfRepetitions=1,
-                      Interface=lo[: -len(".Name")])
+                      Interface=await lo(cpe))
     assert (v["DiagnosticsState"], v["SuccessCount"]) == ("Complete", "1")
 
 
 @on_loop
 async def test_changing_a_parameter_cancels_and_resets(cpe):
     await cpe.spv(IP + "IPPing.", Host="198.51.100.1", NumberOfRepetitions=50, Timeout=200,
-                  DiagnosticsState="Requested")
+                  Interface=await lo(cpe), DiagnosticsState="Requested")
     cpe.diagnostics.after_session()
     await asyncio.sleep(0.3)   # running
     await cpe.spv(IP + "IPPing.", Timeout=300)
@@ -194,10 +209,10 @@ async def test_changing_a_parameter_cancels_and_resets(cpe):
 @on_loop
 async def test_requested_again_restarts_and_reports_once(cpe):
     await cpe.spv(IP + "IPPing.", Host="198.51.100.1", NumberOfRepetitions=50, Timeout=200,
-                  DiagnosticsState="Requested")
+                  Interface=await lo(cpe), DiagnosticsState="Requested")
     cpe.diagnostics.after_session()
     await asyncio.sleep(0.3)
-    v = await cpe.run(IP + "IPPing.", Host="127.0.0.1", NumberOfRepetitions=2)
+    v = await cpe.run(IP + "IPPing.", Host="127.0.0.1", NumberOfRepetitions=2, Interface="")
     assert (v["DiagnosticsState"], v["SuccessCount"]) == ("Complete", "2")
     await asyncio.sleep(0.3)
     assert len(cpe.told) == 1 and cpe.events == [EVENT]
@@ -227,3 +242,200 @@ async def test_supported_flags_tell_the_truth(cpe):
     assert v["IPLayerCapacitySupported"] == "0"
     v6 = socket.has_ipv6 and os.path.isdir("/proc/sys/net/ipv6")
     assert v["IPv6DownloadDiagnosticsSupported"] == ("1" if v6 else "0")
+
+
+# ------------------------------------------------------------------ TraceRoute
+
+@needs_root
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+@on_loop
+async def test_traceroute_loopback(cpe, host):
+    v = await cpe.run(IP + "TraceRoute.", Host=host, NumberOfTries=2, Timeout=1000,
+                      MaxHopCount=5)
+    assert v["DiagnosticsState"] == "Complete" and v["IPAddressUsed"] == host
+    hops = rows(v, "RouteHops")
+    assert v["RouteHopsNumberOfEntries"] == "1" and len(hops) == 1
+    assert hops[0]["Host"] == host and hops[0]["ErrorCode"] == "0"
+    times = [int(t) for t in hops[0]["RTTimes"].split(",")]
+    assert len(times) == 2 and all(t >= 1 for t in times)   # < 1 ms rounds up to 1
+    assert int(v["ResponseTime"]) >= 1
+
+
+@needs_root
+@on_loop
+async def test_traceroute_max_hops(cpe):
+    """Nothing answers (a documentation address through lo): every hop is listed, each
+    lost try as 0."""
+    v = await cpe.run(IP + "TraceRoute.", Host="198.51.100.1", NumberOfTries=2, Timeout=100,
+                      MaxHopCount=3, Interface=await lo(cpe))
+    assert v["DiagnosticsState"] == "Error_MaxHopCountExceeded"
+    assert [h["RTTimes"] for h in rows(v, "RouteHops")] == ["0,0"] * 3
+
+
+# ------------------------------------------------------------------ UDP echo
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+@on_loop
+async def test_udp_echo_round_trip_with_echo_plus(cpe, host):
+    """icwmpy's UDPEchoConfig responder answers its own UDPEchoDiagnostics client."""
+    config = IP + "UDPEchoConfig."
+    await cpe.spv(config, Enable=1, UDPPort=0, EchoPlusEnabled=1,
+                  SourceIPAddress=host)
+    await asyncio.sleep(0.2)
+    port = cpe.diagnostics.echo.port
+    assert port
+    v = await cpe.run(IP + "UDPEchoDiagnostics.", Host=host, Port=port, NumberOfRepetitions=5,
+                      Timeout=1000, DataBlockSize=64, InterTransmissionTime=10,
+                      EnableIndividualPacketResults=1)
+    assert (v["DiagnosticsState"], v["SuccessCount"], v["FailureCount"]) == ("Complete", "5", "0")
+    low, avg, high = (int(v[k + "ResponseTime"]) for k in ("Minimum", "Average", "Maximum"))
+    assert 0 < low <= avg <= high < 1000000
+    packets = rows(v, "IndividualPacketResult")
+    assert [p["TestGenSN"] for p in packets] == ["1", "2", "3", "4", "5"]
+    assert [p["TestRespSN"] for p in packets] == ["1", "2", "3", "4", "5"]
+    assert all(p["PacketSuccess"] == "1" and p["PacketSendTime"] < p["PacketReceiveTime"]
+               and int(p["TestRespRcvTimeStamp"]) <= int(p["TestRespReplyTimeStamp"])
+               for p in packets)
+    await asyncio.sleep(1.2)   # the counters are saved once a second
+    c = await cpe.values(config)
+    assert (c["PacketsReceived"], c["PacketsResponded"]) == ("5", "5")
+    assert (c["BytesReceived"], c["BytesResponded"]) == ("320", "320")
+    assert c["TimeFirstPacketReceived"] <= c["TimeLastPacketReceived"]
+
+
+@on_loop
+async def test_udp_echo_answers_only_its_source(cpe):
+    await cpe.spv(IP + "UDPEchoConfig.", Enable=1, UDPPort=0, SourceIPAddress="127.0.0.2")
+    await asyncio.sleep(0.2)
+    v = await cpe.run(IP + "UDPEchoDiagnostics.", Host="127.0.0.1",
+                      Port=cpe.diagnostics.echo.port, NumberOfRepetitions=2, Timeout=200,
+                      InterTransmissionTime=1)
+    assert (v["DiagnosticsState"], v["SuccessCount"], v["FailureCount"]) == ("Complete", "0", "2")
+    await cpe.spv(IP + "UDPEchoConfig.", Enable=0)
+    await asyncio.sleep(0.2)
+    assert cpe.diagnostics.echo.port is None
+
+
+@on_loop
+async def test_udp_echo_refused_port(cpe):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]   # closed again: nobody listens there
+    v = await cpe.run(IP + "UDPEchoDiagnostics.", Host="127.0.0.1", Port=port,
+                      NumberOfRepetitions=3, Timeout=2000, InterTransmissionTime=1)
+    assert (v["DiagnosticsState"], v["SuccessCount"], v["FailureCount"]) == ("Complete", "0", "3")
+
+
+# ------------------------------------------------------------------ ServerSelection
+
+@on_loop
+async def test_server_selection_icmp(cpe):
+    hosts = f"127.0.0.2,127.0.0.3,{UNKNOWN},127.0.0.4"
+    v = await cpe.run(IP + "ServerSelectionDiagnostics.", HostList=hosts, Protocol="ICMP",
+                      NumberOfRepetitions=3, Timeout=1000)
+    assert v["DiagnosticsState"] == "Complete"
+    assert v["FastestHost"] in hosts.split(",")[:2] + ["127.0.0.4"]
+    assert v["IPAddressUsed"] == v["FastestHost"]
+    assert 0 < int(v["MinimumResponseTime"]) <= int(v["AverageResponseTime"]) \
+        <= int(v["MaximumResponseTime"])
+
+
+@on_loop
+async def test_server_selection_udp_echo_picks_the_one_that_answers(cpe):
+    await cpe.spv(IP + "UDPEchoConfig.", Enable=1, UDPPort=0)
+    await asyncio.sleep(0.2)
+    port = cpe.diagnostics.echo.port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))   # bound, never answers
+        hosts = f"127.0.0.1:{silent.getsockname()[1]},127.0.0.1:{port}"
+        v = await cpe.run(IP + "ServerSelectionDiagnostics.", HostList=hosts,
+                          Protocol="UDP Echo", NumberOfRepetitions=2, Timeout=300)
+    assert (v["DiagnosticsState"], v["FastestHost"]) == ("Complete", f"127.0.0.1:{port}")
+
+
+@on_loop
+async def test_server_selection_nothing_resolves(cpe):
+    v = await cpe.run(IP + "ServerSelectionDiagnostics.", HostList=f"{UNKNOWN},y{UNKNOWN}")
+    assert v["DiagnosticsState"] == "Error_CannotResolveHostName"
+
+
+# ------------------------------------------------------------------ NSLookup
+
+NS = "Device.DNS.Diagnostics.NSLookupDiagnostics."
+ZONE = {("host.test.", "A"): "127.0.0.7", ("host.test.", "AAAA"): "::7"}
+
+
+class DnsServer(asyncio.DatagramProtocol):
+    """An authoritative server for ``host.test`` (A, AAAA) and ``alias.test`` (a CNAME to
+    it) built on dnspython's messages; NXDOMAIN for everything else; silent if ``mute``."""
+
+    def __init__(self, mute=False):
+        self.mute = mute
+        self.queries = 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        self.queries += 1
+        if self.mute:
+            return
+        query = dns.message.from_wire(data)
+        answer = dns.message.make_response(query)
+        answer.flags |= dns.flags.AA
+        question = query.question[0]
+        name = question.name.to_text()
+        kind = dns.rdatatype.to_text(question.rdtype)
+        if name == "alias.test.":
+            answer.answer.append(dns.rrset.from_text(name, 60, "IN", "CNAME", "host.test."))
+            name = "host.test."
+        if (name, kind) in ZONE:
+            answer.answer.append(dns.rrset.from_text(name, 60, "IN", kind, ZONE[name, kind]))
+        elif name not in {n for n, _ in ZONE}:
+            answer.set_rcode(dns.rcode.NXDOMAIN)
+        self.transport.sendto(answer.to_wire(), addr)
+
+
+async def dns_server(host, mute=False):
+    """A DnsServer on (host, 53): DNSServer has no port, so it listens where a server is."""
+    try:
+        return await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: DnsServer(mute), local_addr=(host, 53))
+    except PermissionError:
+        pytest.skip("a DNS server on port 53 needs root")
+
+
+@on_loop
+async def test_nslookup_against_a_local_server(cpe):
+    transport, server = await dns_server("127.0.0.1")
+    try:
+        v = await cpe.run(NS, HostName="alias.test", DNSServer="127.0.0.1",
+                          NumberOfRepetitions=2, Timeout=1000)
+        missing = await cpe.run(NS, HostName="nothing.test", DNSServer="127.0.0.1",
+                                NumberOfRepetitions=1, Timeout=1000)
+    finally:
+        transport.close()
+    assert (v["DiagnosticsState"], v["SuccessCount"], v["ResultNumberOfEntries"]) == \
+        ("Complete", "2", "2")
+    for row in rows(v, "Result"):
+        assert row["Status"] == "Success" and row["AnswerType"] == "Authoritative"
+        assert row["HostNameReturned"] == "host.test"
+        assert row["IPAddresses"] == "127.0.0.7,::7" and row["DNSServerIP"] == "127.0.0.1"
+        assert int(row["ResponseTime"]) >= 1
+    assert server.queries == 4 + 2   # A and AAAA per repetition
+    assert missing["SuccessCount"] == "0"
+    assert rows(missing, "Result")[0]["Status"] == "Error_HostNameNotResolved"
+
+
+@on_loop
+async def test_nslookup_server_silent_refusing_or_unknown(cpe):
+    transport, _ = await dns_server("127.0.0.2", mute=True)
+    try:
+        silent = await cpe.run(NS, HostName="host.test", DNSServer="127.0.0.2", Timeout=300)
+    finally:
+        transport.close()
+    refused = await cpe.run(NS, HostName="host.test", DNSServer="127.0.0.3", Timeout=2000)
+    unknown = await cpe.run(NS, HostName="host.test", DNSServer=UNKNOWN)
+    assert rows(silent, "Result")[0]["Status"] == "Error_Timeout"
+    assert rows(refused, "Result")[0]["Status"] == "Error_DNSServerNotAvailable"
+    assert unknown["DiagnosticsState"] == "Error_DNSServerNotResolved"

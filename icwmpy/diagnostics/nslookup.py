@@ -25,7 +25,8 @@ MAX_ADDRESSES = 10
 
 async def _query(name, rdtype, server, family, timeout, device):
     backend = dns.asyncbackend.get_default_backend()
-    sock = await backend.make_socket(family, socket.SOCK_DGRAM)
+    # connected, so that an ICMP port unreachable comes back as ConnectionRefusedError
+    sock = await backend.make_socket(family, socket.SOCK_DGRAM, destination=(server, 53))
     try:
         if device:
             sock.transport.get_extra_info("socket").setsockopt(
