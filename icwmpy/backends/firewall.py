@@ -298,7 +298,8 @@ def _configured(ctx):
 
 def enabled(ctx):
     """bbfdm's switch of the whole firewall, ``firewall.globals.enabled``: on by default
-    where there is a firewall configuration."""
+    where there is a firewall configuration. iopsys's firewall reads it; stock OpenWrt's
+    fw4 does not, so there a written 0 is kept but changes no traffic."""
     return _flag(ctx.uci.get(PKG, "globals", "enabled"), "1" if _configured(ctx) else "0")
 
 
