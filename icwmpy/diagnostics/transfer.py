@@ -45,6 +45,7 @@ ERRORS = {
 DIRECTED = {
     "down": {pycurl.E_HTTP_RETURNED_ERROR: "Error_TransferFailed",
              pycurl.E_FTP_COULDNT_RETR_FILE: "Error_TransferFailed",
+             pycurl.E_REMOTE_FILE_NOT_FOUND: "Error_TransferFailed",
              pycurl.E_REMOTE_ACCESS_DENIED: "Error_TransferFailed",
              pycurl.E_PARTIAL_FILE: "Error_IncorrectSize"},
     "up": {pycurl.E_HTTP_RETURNED_ERROR: "Error_NoTransferComplete",
