@@ -264,6 +264,33 @@ def test_mode_changes_keep_the_cipher_and_drop_secrets_of_the_old_kind(router):
     assert options["encryption"] == "psk2" and not {"key", "key1"} & set(options)
 
 
+def test_mac_filter_and_wps(router):
+    router.set(f"{AP}1.AllowedMACAddress", "3c:22:fb:12:34:56,a4:83:e7:aa:bb:cc")
+    router.set(f"{AP}1.MACAddressControlEnabled", "1")
+    text = router.text()
+    assert "\tlist maclist '3c:22:fb:12:34:56'\n\tlist maclist 'a4:83:e7:aa:bb:cc'\n" in text
+    assert "\toption macfilter 'allow'\n" in text
+    assert router.value(f"{AP}1.AllowedMACAddress") == "3c:22:fb:12:34:56,a4:83:e7:aa:bb:cc"
+    router.set(f"{AP}1.WPS.ConfigMethodsEnabled", "PushButton,Label")
+    assert router.section("default_radio0")["wps_label"] == "1"
+    router.set(f"{AP}1.WPS.Enable", "0")
+    assert not {"wps_pushbutton", "wps_label"} & set(router.section("default_radio0"))
+    assert router.value(f"{AP}1.WPS.Status") == "Disabled"
+    router.set(f"{AP}3.WPS.Enable", "1")
+    assert router.section("guest_radio0")["wps_pushbutton"] == "1"
+    assert router.fault("set", f"{AP}1.WPS.ConfigMethodsEnabled", "PIN") == "9007"
+
+
+def test_an_anonymous_wifi_iface_is_named_once(router):
+    with open(router.conf / "wireless", "a") as f:
+        f.write("config wifi-iface\n\toption device 'radio1'\n\toption mode 'ap'\n"
+                "\toption ssid 'Legacy'\n\toption encryption 'psk2'\n\toption key 'legacy-key'\n")
+    v = router.get("Device.WiFi.")
+    assert v["Device.WiFi.SSID.4.SSID"] == "Legacy" and v["Device.WiFi.SSID.4.Name"] == "phy1-ap1"
+    assert "config wifi-iface 'wifinet0'\n\toption device 'radio1'\n" in router.text()
+    assert router.value("Device.WiFi.SSID.4.SSID") == "Legacy"
+
+
 def test_bad_values_are_refused_and_nothing_is_written(router):
     before = router.text()
     for name, value in ((f"{AP}1.Security.ModeEnabled", "WPA9-Personal"),
