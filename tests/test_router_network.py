@@ -332,3 +332,34 @@ def test_host_without_network_config_keeps_the_kernel_view(tmp_path):
     assert v["Device.PPP.InterfaceNumberOfEntries"] == "0"
     assert v["Device.InterfaceStackNumberOfEntries"] == "0"
     assert int(v["Device.Routing.Router.1.IPv4ForwardingNumberOfEntries"]) >= 1
+
+
+def test_bridge_vlans_are_the_bridge_vlan_sections(router):
+    uci = network(router)
+    for vid, ports in (("1", ["lan1:u*", "lan2:u*"]), ("10", ["lan3:t"])):
+        section = uci.add("network", "bridge-vlan")
+        uci.set("network", section, "device", "br-lan")
+        uci.set("network", section, "vlan", vid)
+        uci.set("network", section, "ports", ports)
+    uci.commit("network")
+    v = values(router, "Device.Bridging.", ns=None)
+    bridge = instance(v, "Device.Bridging.Bridge.", "Name", "br-lan")
+    guest = instance(v, "Device.Bridging.Bridge.", "Name", "br-guest")
+    assert v[bridge + "VLANNumberOfEntries"] == "2" and v[guest + "VLANNumberOfEntries"] == "0"
+    ten = instance(v, bridge + "VLAN.", "VLANID", "10")
+    assert v[ten + "Name"] == "br-lan.10"
+    assert cli(router, "set", ten + "VLANID", "20", ns=None).returncode == 0
+    assert "9007" in cli(router, "set", ten + "VLANID", "4095", ns=None).stderr
+    uci = network(router)
+    assert sorted(uci.get("network", s, "vlan") for s, _ in uci.sections("network", "bridge-vlan")) \
+        == ["1", "20"]
+
+
+def test_ipcp_dns_servers_are_the_interface_block_of_resolv_conf_auto(tmp_path):
+    from icwmpy.backends.network import resolv_servers
+    resolv = tmp_path / "resolv.conf.auto"
+    resolv.write_text("# Interface wan\nnameserver 198.51.100.53\nnameserver 198.51.100.54\n"
+                      "nameserver 2001:db8::53\n# Interface iptv\nnameserver 10.100.0.1\n")
+    assert resolv_servers("wan", str(resolv)) == ["198.51.100.53", "198.51.100.54", "2001:db8::53"]
+    assert resolv_servers("iptv", str(resolv)) == ["10.100.0.1"]
+    assert resolv_servers("lan", str(resolv)) == []

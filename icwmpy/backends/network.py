@@ -748,6 +748,29 @@ class BridgePorts(_Handler):
             self.uci_set(iface, option, " ".join(ports))
 
 
+class BridgeVLANs(_Handler):
+    """``Bridging.Bridge.{i}.VLAN.{i}.``: the ``bridge-vlan`` sections of a VLAN-filtering
+    bridge (keys: their section names, anonymous ones named once as :class:`UciTable`
+    does); VLANID is their ``vlan`` option."""
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.sections = UciTable({"uci": "network", "type": "bridge-vlan"})
+
+    def keys(self, keys):
+        return [s for s in self.sections.instances(self.ctx, None, ())
+                if self.ctx.uci.get("network", s, "device") == keys[-1]]
+
+    def get(self, keys, relname):
+        vid = self.ctx.uci.get("network", keys[-1], "vlan", "")
+        return {"Enable": "1", "Name": f"{keys[-2]}.{vid}", "VLANID": vid}.get(relname, "")
+
+    def set(self, keys, relname, value):
+        if relname != "VLANID":
+            raise OSError(f"{relname} cannot be written")
+        self.uci_set(keys[-1], "vlan", value)
+
+
 # ------------------------------------------------------------------ PPP
 
 class PPPInterfaces(_Handler):

@@ -7,6 +7,8 @@ option name refers to the instance's own section. Writes are staged in the CPE's
 engine.
 """
 
+import re
+
 
 class UciParam:
     def __init__(self, spec, table):
@@ -61,10 +63,13 @@ class UciTable:
         return names
 
     def _free_name(self, taken):
+        """``<type>_<n>``, the type's other characters than letters, digits and '_' as
+        '_' (a section name allows no more: ``bridge-vlan`` -> ``bridge_vlan_1``)."""
+        base = re.sub(r"[^A-Za-z0-9_]", "_", self.type)
         n = 1
-        while f"{self.type}_{n}" in taken:
+        while f"{base}_{n}" in taken:
             n += 1
-        return f"{self.type}_{n}"
+        return f"{base}_{n}"
 
     def add(self, ctx, path, keys, number):
         return ctx.uci.add(self.package, self.type,
