@@ -264,8 +264,12 @@ class Agent:
             self.log.info("session failed; nothing to retry (not retried: %s); next session: %s",
                           ", ".join(sorted(set(carried))) or "no event", self.timers.next_text())
             return
-        delay = schedule.retry_wait(self.retry, self.settings.acs.retry_min_wait_interval,
-                                    self.settings.acs.retry_interval_multiplier)
+        acs = self.settings.acs
+        if acs.dhcp_discovery and acs.dhcp_url:   # the retry policy came with the ACS URL
+            minimum, multiplier = acs.dhcp_retry_min_wait_interval, acs.dhcp_retry_interval_multiplier
+        else:
+            minimum, multiplier = acs.retry_min_wait_interval, acs.retry_interval_multiplier
+        delay = schedule.retry_wait(self.retry, minimum, multiplier)
         self.log.info("session failed, retry %d in %.0f s", self.retry, delay)
         self.timers.at("retry", time.time() + delay, self._wake.set)
 
