@@ -23,6 +23,7 @@ nothing) raise ValueError, which the engine turns into 9002 and a rollback.
 """
 
 import binascii
+import copy
 import ipaddress
 import os
 import socket
@@ -233,8 +234,9 @@ class _ListEntries:
         self.ns = ctx.store["dhcp_entries"]
 
     def _record(self, section):
+        """A copy to change: the store writes a value that differs from what it holds."""
         rec = self.ns.get(f"{section}.{self.option}")
-        return rec or {"next": 1, "items": {}}
+        return copy.deepcopy(rec) if rec else {"next": 1, "items": {}}
 
     def _save(self, section, rec):
         self.ns.set(f"{section}.{self.option}", rec)
