@@ -89,3 +89,22 @@ def test_compressed_requests_fall_back_once_for_an_acs_that_refuses_them(tmp_pat
         assert all("content-encoding" not in r.headers for r in [resent, *later])
         assert await finish(acs, cpe) == 0
     A.run(main(), timeout=60)
+
+
+def test_with_dhcp_discovery_retries_follow_the_dhcp_retry_policy(tmp_path):
+    """Option 43 gave the ACS URL and its retry policy (1 s): the retry comes within
+    seconds, not after the configured 60 s minimum."""
+    async def main():
+        acs = A.Acs()
+        await acs.start()
+        cpe = Cpe(tmp_path, "http://127.0.0.1:9/unused", {
+            ("acs", "dhcp_discovery"): "1", ("acs", "dhcp_url"): acs.url,
+            ("acs", "retry_min_wait_interval"): "60", ("acs", "dhcp_retry_min_wait_interval"): "1",
+            ("acs", "dhcp_retry_interval_multiplier"): "1000"})
+        acs.fail_next_posts(1)
+        await cpe.start()
+        s = await acs.wait_session(1, timeout=TIMEOUT)
+        assert ("0 BOOTSTRAP", "") in s.events
+        assert [status for status, _, _ in acs.rejected] == [500]
+        assert await finish(acs, cpe) == 0
+    A.run(main(), timeout=60)
