@@ -255,11 +255,15 @@ def test_cli_writes_land_in_the_network_file(router, netns):
     assert cli(router, "set", ppp + "Username", "other@isp").returncode == 0
     assert cli(router, "set", ppp + "Password", "n3w-secret").returncode == 0
     assert cli(router, "set", lan + "Enable", "0").returncode == 0
+    assert cli(router, "set", lan + "MaxMTUSize", "1492").returncode == 0
+    assert cli(router, "set", iptv + "IPv6Enable", "0").returncode == 0
     uci = network(router)
     assert device(router, "wan.100", "vid") == "200"
     assert (uci.get("network", "wan", "username"), uci.get("network", "wan", "password")) == \
         ("other@isp", "n3w-secret")
     assert uci.get("network", "lan", "disabled") == "1"
+    assert device(router, "br-lan", "mtu") == "1492"
+    assert uci.get("network", "iptv", "ipv6") == "0"
     assert values(router, ppp + "Password")[ppp + "Password"] == ""
     assert values(router, lan + "Status")[lan + "Status"] == "Down"
 
