@@ -422,8 +422,9 @@ def test_an_acs_session_provisions_the_wifi(tmp_path):
                   A.add_object("Device.WiFi.SSID.", "wifi-2"),
                   A.set_parameter_values([("Device.WiFi.SSID.4.SSID", "Lab"),
                                           ("Device.WiFi.SSID.4.Enable", "1", "xsd:boolean")], "wifi-3"),
-                  A.add_object(AP, "wifi-4"),
-                  A.delete_object(f"{AP}5.", "wifi-5"),
+                  A.add_object("Device.WiFi.SSID.", "wifi-4"),
+                  A.delete_object("Device.WiFi.SSID.5.", "wifi-5"),
+                  A.add_object(AP, "wifi-6"),
                   A.set_parameter_values([(f"{AP}2.Security.ModeEnabled", "WEP-256")], "bad"))
         await cpe.start()
         s = await acs.wait_session(1, timeout=20)
@@ -435,20 +436,25 @@ def test_an_acs_session_provisions_the_wifi(tmp_path):
     s = asyncio.run(main())
     assert s.methods == ["Inform", "GetParameterValuesResponse", "SetParameterValuesResponse",
                          "AddObjectResponse", "SetParameterValuesResponse", "AddObjectResponse",
-                         "DeleteObjectResponse", "Fault"], s.methods
+                         "DeleteObjectResponse", "AddObjectResponse", "Fault"], s.methods
     got = {p["Name"]: p["Value"] for p in s.messages[1].parsed["ParameterList"]}
     assert got == {"Device.WiFi.SSID.1.SSID": "HomeNet", f"{AP}1.Security.ModeEnabled": "WPA2-Personal"}
     assert s.messages[2].parsed == {"Status": "1"}      # wifi reload after the session
     assert s.messages[3].parsed == {"InstanceNumber": "4", "Status": "1"}
     assert s.messages[5].parsed["InstanceNumber"] == "5"
-    fault = s.messages[7].raw.decode()
+    assert s.messages[6].parsed == {"Status": "1"}
+    assert s.messages[7].parsed["InstanceNumber"] == "5"     # AccessPoint 4 is SSID 4's
+    fault = s.messages[8].raw.decode()
     assert "9003" in fault and "9007" in fault and f"{AP}2.Security.ModeEnabled" in fault
     uci = Uci(str(tmp_path / "config"))
     home = uci.options("wireless", "default_radio0")
     assert (home["ssid"], home["key"], home["encryption"]) == ("MyNetwork", "s3cret-passphrase", "sae-mixed")
     assert uci.options("wireless", "wifinet0") == {"device": "radio0", "mode": "ap", "network": "lan",
                                                    "disabled": "0", "ssid": "Lab"}
-    assert uci.options("wireless", "wifinet1") is None       # added, then deleted
+    # SSID 5 came and went; the AccessPoint added after it is a new wifi-iface, still disabled
+    assert uci.options("wireless", "wifinet1") == {"device": "radio0", "mode": "ap", "network": "lan",
+                                                   "disabled": "1"}
+    assert len(uci.sections("wireless", "wifi-iface")) == 5
     assert uci.get("wireless", "default_radio1", "encryption") == "sae-mixed"
     assert "\toption ssid 'MyNetwork'\n" in (tmp_path / "config" / "wireless").read_text()
 

@@ -70,6 +70,13 @@ def _flag(value):
     return "1" if value else "0"
 
 
+def _int_or(text, default):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return default
+
+
 class _Sections(UciTable):
     """The sections of one type of ``wireless``; an anonymous one is named on first sight,
     ``<prefix><n>`` as LuCI names them (``wifinet0``), so instance numbers hold."""
@@ -172,20 +179,12 @@ class Wireless:
         return name
 
 
-def _int_or(text, default):
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        return default
-
-
 class _Handler:
     """A table of wireless sections. Parameters are plain options (``OPTIONS``: relname ->
     (option, default, inverted)) or ``get_<relname>`` / ``set_<relname>`` methods, dots as
     underscores."""
 
     OPTIONS = {}
-    BOOLEAN = ()
 
     def __init__(self, ctx):
         self.w = Wireless(ctx)
