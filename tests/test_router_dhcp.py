@@ -380,6 +380,9 @@ def test_hosts_are_leases_and_lan_neighbours(lan):
     assert host(new, "IPv4Address.1.IPAddress") == "192.168.1.77"
     assert host(new, "IPv6Address.1.IPAddress") == "fd4b:19c2:83f0::77"
     assert lan.interface_name(host(new, "Layer3Interface")) == "br-lan"
+    assert host(new, "DHCPClient") == ""                        # a static address
+    assert host("a4:83:e7:3c:91:0d", "DHCPClient") == POOL + "1.Client.2"
+    assert host("b8:27:eb:5d:a1:07", "DHCPClient") == POOL + "2.Client.1"
     assert lan.interface_name(host("b8:27:eb:5d:a1:07", "Layer3Interface")) == "br-guest"
 
 

@@ -5,7 +5,8 @@ A host is a MAC address that either holds a DHCP lease or is in the neighbour ta
 process). On a router only neighbours on the LAN side count: the devices of network
 interfaces a DHCP pool serves (the WAN's gateway is no host of ours); on a plain host,
 every neighbour. Layer3Interface is the network interface of the neighbour's device
-(the bridge), else the pool whose subnet holds the lease.
+(the bridge), else the pool whose subnet holds the lease; DHCPClient names the host's
+leases in the DHCPv4 server's pools (empty for a host with a static address).
 """
 
 import ipaddress
@@ -134,7 +135,17 @@ class Hosts:
             return "1" if entry["active"] else "0"
         if relname == "Layer3Interface":
             return dhcp.interface_path(self.ctx, entry["iface"])
+        if relname == "DHCPClient":
+            return ",".join(self._leases(keys[-1]))
         return ""
+
+    def _leases(self, mac):
+        """The ``DHCPv4.Server.Pool.{i}.Client.{i}`` entries of a host's leases."""
+        for pool in dhcp.Pools(self.ctx).instances(()):
+            pool_path = self.ctx.refs.path("Device.DHCPv4.Server.Pool.", pool)
+            client = pool_path and self.ctx.refs.path(f"{pool_path}.Client.", mac)
+            if client:
+                yield client
 
     def addresses(self, mac, family):
         entry = self.snapshot.get(mac)
