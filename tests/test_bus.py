@@ -254,10 +254,11 @@ def test_introspection_lists_the_api_on_the_bus_named_in_the_config(bus, tmp_pat
                                "Inform": ("sb", "a{sv}"), "Command": ("s", "a{sv}"),
                                "Notify": ("", "a{sv}"), "Download": ("sss", "a{sv}"),
                                "ChangeDUState": ("sa{ss}", "a{sv}"),
-                               "RequestDownload": ("sa{ss}", "a{sv}")}
+                               "RequestDownload": ("sa{ss}", "a{sv}"),
+                               "StartDiagnostics": ("sa{ss}", "a{sv}")}
             signals = {s.name: "".join(a.signature for a in s.args) for s in interface.signals}
             assert signals == {"SessionStarted": "as", "SessionEnded": "s",
-                               "TransferProgress": "stt"}
+                               "TransferProgress": "stt", "DiagnosticsComplete": "sssa{ss}"}
             [prop] = interface.properties
             assert (prop.name, prop.signature, prop.access.value) == ("NextSession", "x", "read")
     A.run(scenario())

@@ -67,6 +67,19 @@ def to_variants(mapping):
     return {key: to_variant(value) for key, value in mapping.items()}
 
 
+def invalid_args(fault):
+    """A CwmpFault as the D-Bus error: ``9007 Invalid parameter value: <why>``; a fault
+    listing parameters (9003 of an SPV) is told by its first one's, named."""
+    code, detail, name = fault.code, fault.message or "", None
+    if fault.details:
+        name, code, detail = fault.details[0]
+    text = MESSAGES.get(code, "Fault")
+    detail = (detail or "").removeprefix(text).removeprefix(": ")
+    if name and name not in detail:
+        detail = f"{name}: {detail}" if detail else name
+    return DBusError(INVALID_ARGS, f"{code} {text}: {detail}" if detail else f"{code} {text}")
+
+
 def reply(status, info, **more):
     """icwmp's ``{"status": n, "info": "..."}`` reply, with extra keys."""
     return to_variants({"status": status, "info": info, **more})
@@ -199,15 +212,25 @@ class Tr069Interface(ServiceInterface):
         key = self._queue(self.agent.transfers.request_download, file_type, list(args.items()))
         return reply(1, "RequestDownload queued", id=key)
 
+    # ---------------------------------------------------------------- diagnostics
+    @method()
+    async def StartDiagnostics(self, test: "s", params: "a{ss}") -> "a{sv}":
+        """Start a TR-143 test now (``test``: IPPing, TraceRoute, DownloadDiagnostics, ...,
+        NSLookupDiagnostics; ``params``: its TR-181 parameters by name), checked as an SPV
+        would; it reports by the DiagnosticsComplete signal, not to the ACS."""
+        try:
+            run = await self.agent.diagnostics.request(test, params)
+        except CwmpFault as fault:
+            raise invalid_args(fault) from None
+        log.info("D-Bus diagnostics: %s", test)
+        return reply(1, f"{test} started", run=run)
+
     @staticmethod
     def _queue(fn, *args):
         try:
             return fn(*args)
         except CwmpFault as fault:
-            text = MESSAGES.get(fault.code, "Fault")
-            if fault.message and fault.message != text:
-                text = f"{text}: {fault.message}"
-            raise DBusError(INVALID_ARGS, f"{fault.code} {text}") from None
+            raise invalid_args(fault) from None
 
     # ---------------------------------------------------------------- signals
     @signal()
@@ -221,6 +244,10 @@ class Tr069Interface(ServiceInterface):
     @signal()
     def TransferProgress(self, command_key, done, total) -> "stt":
         return [command_key, done, total]
+
+    @signal()
+    def DiagnosticsComplete(self, test, state, origin, results) -> "sssa{ss}":
+        return [test, state, origin, results]
 
     @dbus_property(access=PropertyAccess.READ)
     def NextSession(self) -> "x":
@@ -247,6 +274,9 @@ class Tr069Interface(ServiceInterface):
         elif event == "ended":
             self.session_start = None
             self.SessionEnded(detail)
+        elif event == "diagnostics":
+            self.DiagnosticsComplete(detail["test"], detail["state"], detail["origin"],
+                                     detail["results"])
 
 
 class BusService:

@@ -40,6 +40,15 @@ TESTS = {
 ROOTS = ("Device.IP.Diagnostics.", "Device.DNS.Diagnostics.")
 
 
+def flat(outcome):
+    """The results and the table rows as one {name: value} ("RouteHops.1.Host": ...)."""
+    out = dict(outcome.results)
+    for table, rows in outcome.tables.items():
+        for number, row in enumerate(rows, 1):
+            out.update({f"{table}.{number}.{name}": str(v) for name, v in row.items()})
+    return out
+
+
 class Diagnostics:
     """``store``/``model``: the CPE's; ``run_model``: its model executor; ``trigger(code)``
     queues an Inform event; ``tell(detail)`` reports a finished test to the bus; ``log``."""
@@ -130,7 +139,7 @@ class Diagnostics:
                 self.trigger(EVENT)
                 await self.run_model(self._reported, test)
             self.tell({"test": test, "state": outcome.state, "origin": origin,
-                       "results": outcome.results})
+                       "results": flat(outcome)})
         finally:
             if self._tasks.get(test, (None,))[0] == run:
                 del self._tasks[test]
