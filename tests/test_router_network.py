@@ -360,7 +360,7 @@ def test_bridge_vlans_are_the_bridge_vlan_sections(router):
 
 
 def test_ipcp_dns_servers_are_the_interface_block_of_resolv_conf_auto(tmp_path):
-    from icwmpy.backends.network import resolv_servers
+    from icwmpy.backends.linux import resolv_servers
     resolv = tmp_path / "resolv.conf.auto"
     resolv.write_text("# Interface wan\nnameserver 198.51.100.53\nnameserver 198.51.100.54\n"
                       "nameserver 2001:db8::53\n# Interface iptv\nnameserver 10.100.0.1\n")
