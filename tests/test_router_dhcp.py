@@ -182,6 +182,21 @@ def test_options_added_enabled_retagged_and_deleted(router):
     assert router.value(POOL + "1.DNSServers") == "192.168.1.1"  # option 6 gone: the router
 
 
+def test_option_values_are_encoded_as_dhcp_sends_them(router):
+    option = router.add(POOL + "2.Option.")
+    for tag, value, item in (("51", "00000E10", "51,3600"), ("15", "6C616E", "15,lan"),
+                             ("43", "0104C0A80101", "43,01:04:c0:a8:01:01"),
+                             ("42", "C0A80101C0A80102", "42,192.168.1.1,192.168.1.2")):
+        router.set(option + "Tag", tag)
+        router.set(option + "Value", value)
+        router.set(option + "Enable", "1")
+        assert router.uci("guest", "dhcp_option") == [item]
+        assert router.value(option + "Value") == value
+    assert router.cli("del", POOL + "2.").returncode == 0       # its options go with it
+    pool = router.add(POOL)
+    assert router.value(pool + "OptionNumberOfEntries") == "0"
+
+
 def test_an_option_edited_in_the_file_keeps_its_instance(router):
     assert router.value(POOL + "1.Option.1.Tag") == "6"
     uci = Uci(str(router.conf))

@@ -25,6 +25,7 @@ nothing) raise ValueError, which the engine turns into 9002 and a rollback.
 import binascii
 import copy
 import ipaddress
+import re
 import os
 import socket
 import struct
@@ -43,6 +44,7 @@ INFINITE = "9999-12-31T23:59:59Z"      # TR-181's dateTime for an infinite lease
 DEFAULT_START, DEFAULT_LIMIT, DEFAULT_LEASE = 100, 150, "12h"   # dnsmasq.init's defaults
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 TRUE = ("1", "true", "on", "yes", "enabled")
+HEX_TEXT = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})+")   # dnsmasq's hex option values
 
 OPTION_NAMES = {"netmask": 1, "router": 3, "dns-server": 6, "domain-name": 15,
                 "ntp-server": 42}  # dnsmasq's "option:<name>" forms met in configs
@@ -172,16 +174,19 @@ def parse_option(item):
 
 
 def option_hex(tag, text):
-    """An option's dnsmasq text as TR-181 hexBinary: addresses and numbers in network
-    order as DHCP sends them, ``01:02`` hex as it is, anything else as its bytes."""
+    """An option's dnsmasq text as TR-181 hexBinary: ``01:02`` hex as it is, addresses
+    and numbers in network order as DHCP sends them, anything else as its bytes."""
+    if HEX_TEXT.fullmatch(text):
+        return text.replace(":", "").upper()
     items = [i.strip() for i in text.split(",")] if text else []
-    if tag in IP_OPTIONS:
-        raw = b"".join(ipaddress.IPv4Address(i).packed for i in items)
-    elif tag in INT_OPTIONS:
-        raw = b"".join(struct.pack("!" + INT_OPTIONS[tag], int(i, 0)) for i in items)
-    elif text and all(len(b) == 2 for b in text.split(":")) and ":" in text:
-        raw = bytes.fromhex(text.replace(":", ""))
-    else:
+    try:
+        if tag in IP_OPTIONS:
+            raw = b"".join(ipaddress.IPv4Address(i).packed for i in items)
+        elif tag in INT_OPTIONS:
+            raw = b"".join(struct.pack("!" + INT_OPTIONS[tag], int(i, 0)) for i in items)
+        else:
+            raw = text.encode()
+    except (ValueError, struct.error):   # not what the tag carries: sent as written
         raw = text.encode()
     return raw.hex().upper()
 
@@ -297,6 +302,10 @@ class _ListEntries:
         rec = self._record(section)
         rec["items"].pop(key, None)
         self._write(section, rec)
+
+    def forget(self, section):
+        """Drop what is kept about a section that is gone (a new one may get its name)."""
+        self.ns.delete(f"{section}.{self.option}")
 
 
 # ------------------------------------------------------------------ DHCPv4 server
@@ -417,6 +426,7 @@ class Pools:
             uci.set(PKG, key, "ignore", "1")
         else:
             uci.delete(PKG, key)
+            _ListEntries(self.ctx, "dhcp_option", _option_tag).forget(key)
 
 
 def _pool_hosts(ctx, section):
