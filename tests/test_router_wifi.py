@@ -232,6 +232,9 @@ def test_security_modes_map_to_encryption(router, mode, encryption):
     assert options["encryption"] == encryption
     assert router.value(f"{AP}2.Security.ModeEnabled") == mode
     assert ("key" in options) == mode.endswith(("Personal", "Transition"))   # the passphrase stays
+    # an enterprise mode needs a RADIUS server before the access point can work
+    assert router.value(f"{AP}2.Status") == \
+        ("Error_Misconfigured" if mode.endswith("Enterprise") else "Enabled")
 
 
 def test_mode_changes_keep_the_cipher_and_drop_secrets_of_the_old_kind(router):
@@ -246,6 +249,7 @@ def test_mode_changes_keep_the_cipher_and_drop_secrets_of_the_old_kind(router):
     router.set(f"{AP}1.Security.ModeEnabled", "WPA2-Enterprise")
     router.set(f"{AP}1.Security.RadiusServerIPAddr", "192.168.1.5")
     router.set(f"{AP}1.Security.RadiusSecret", "radius-secret")
+    assert router.value(f"{AP}1.Status") == "Enabled"
     options = router.section("default_radio0")
     assert options["encryption"] == "wpa2+tkip+ccmp" and "key" not in options
     assert options["auth_server"] == "192.168.1.5" and options["auth_secret"] == "radius-secret"
@@ -258,10 +262,12 @@ def test_mode_changes_keep_the_cipher_and_drop_secrets_of_the_old_kind(router):
     router.set(f"{AP}1.Security.WEPKey", "0102030405")
     options = router.section("default_radio0")
     assert (options["encryption"], options["key"], options["key1"]) == ("wep-open", "1", "0102030405")
+    assert router.value(f"{AP}1.Status") == "Enabled"
     assert router.value(f"{AP}1.Security.ModeEnabled") == "WEP-64"
     router.set(f"{AP}1.Security.ModeEnabled", "WPA2-Personal")
     options = router.section("default_radio0")
     assert options["encryption"] == "psk2" and not {"key", "key1"} & set(options)
+    assert router.value(f"{AP}1.Status") == "Error_Misconfigured"    # no passphrase yet
 
 
 def test_mac_filter_and_wps(router):
@@ -358,9 +364,11 @@ def test_ssids_access_points_and_end_points_are_added_and_deleted(router):
     assert "config wifi-iface 'wifinet0'\n\toption device 'radio0'\n" in router.text()
     v = router.get("Device.WiFi.")
     assert v["Device.WiFi.SSID.4.Enable"] == "0" and v["Device.WiFi.AccessPointNumberOfEntries"] == "4"
+    router.set("Device.WiFi.SSID.4.Enable", "1")
+    assert router.value(f"{AP}4.Status") == "Error_Misconfigured"     # no SSID yet
     router.set("Device.WiFi.SSID.4.SSID", "Workshop")
     router.set("Device.WiFi.SSID.4.LowerLayers", "Device.WiFi.Radio.2")
-    router.set("Device.WiFi.SSID.4.Enable", "1")
+    assert router.value(f"{AP}4.Status") == "Enabled"                 # an open network
     assert router.section("wifinet0") == {"device": "radio1", "mode": "ap", "network": "lan",
                                           "disabled": "0", "ssid": "Workshop"}
     assert router.value("Device.WiFi.SSID.4.Name") == "phy1-ap1"

@@ -485,7 +485,22 @@ class AccessPoints(_Handler):
         return self.w.add_iface(self.MODE)
 
     def get_Status(self, iface):
-        return "Enabled" if self.w.enabled(iface) else "Disabled"
+        if not self.w.enabled(iface):
+            return "Disabled"
+        return "Error_Misconfigured" if self._misconfigured(iface) else "Enabled"
+
+    def _misconfigured(self, iface):
+        """What hostapd or wpa_supplicant would refuse to start with: no SSID, or no secret
+        of the kind the mode needs."""
+        kind = _kind(_base(self.w.opt(iface, "encryption")))
+        if not self.w.opt(iface, "ssid"):
+            return True
+        if kind == "personal":
+            key = self.w.opt(iface, "key")
+            return not (8 <= len(key) <= 63 or re.fullmatch(r"[0-9A-Fa-f]{64}", key))
+        if kind == "wep":
+            return not self.get_Security_WEPKey(iface)
+        return kind == "enterprise" and self.MODE == "ap" and not self.w.opt(iface, "auth_server")
 
     def get_SSIDReference(self, iface):
         return self.w.ctx.refs.path("Device.WiFi.SSID.", iface)
