@@ -223,6 +223,9 @@ def test_routes_static_from_config_and_learnt_from_the_kernel(router, netns):
     route6 = instance(v, "Device.Routing.Router.1.IPv6Forwarding.", "DestIPPrefix",
                       "fd00:10::/64")
     assert (v[route6 + "NextHop"], v[route6 + "Status"]) == ("fd4b:19c2:83f0::fe", "Enabled")
+    assert cli(router, "set", static + "Type", "Blackhole").returncode == 0
+    assert network(router).get("network", "route_1", "type") == "blackhole"
+    assert values(router, static + "Type")[static + "Type"] == "Blackhole"
     # a kernel route is not the ACS's to change
     done = cli(router, "del", default)
     assert done.returncode == 1 and "Fault" in done.stderr
@@ -285,9 +288,10 @@ def test_bridge_ports_are_deleted_and_added_through_the_ports_list(router, netns
     assert (after[added + "Name"], after[added + "LowerLayers"]) == ("lan3", eth)
 
 
-def test_routes_are_added_written_and_deleted_in_a_session(tmp_path):
-    """AddObject / SetParameterValues / DeleteObject from an ACS: route sections in the file
-    (the daemon runs in this namespace: only the UCI side matters here)."""
+def test_routes_ppp_and_addresses_are_written_in_a_session(tmp_path):
+    """AddObject / SetParameterValues / DeleteObject from an ACS: route sections, the PPP
+    credentials and a static address in the file (the daemon runs in this namespace: only
+    the UCI side matters here)."""
     router_confdir(tmp_path)
     table = "Device.Routing.Router.1.IPv4Forwarding."
 
@@ -307,16 +311,22 @@ def test_routes_are_added_written_and_deleted_in_a_session(tmp_path):
         before = {n for n, _ in network(cpe).sections("network", "route")}
         acs.queue(A.add_object(table, "add"), spv,
                   A.set_parameter_values([(f"{table}1.Enable", "0", "xsd:boolean")], "off"),
-                  A.delete_object(f"{table}1.", "del"))
+                  A.delete_object(f"{table}1.", "del"),
+                  A.set_parameter_values([
+                      ("Device.PPP.Interface.1.Username", "acs-user@isp"),
+                      ("Device.PPP.Interface.1.Password", "acs-secret"),
+                      ("Device.IP.Interface.2.IPv4Address.1.IPAddress", "10.0.0.1")], "wan"))
         await cpe.start()
         s = await acs.wait_session(1, timeout=TIMEOUT)
         assert await cpe.stop() == 0
         await acs.stop()
-        return s, before
+        return s, before, cpe.log_text()
 
-    s, before = A.run(main(), timeout=60)
+    s, before, log = A.run(main(), timeout=60)
+    assert "acs-secret" not in log
     assert s.methods[1:] == ["AddObjectResponse", "SetParameterValuesResponse",
-                             "SetParameterValuesResponse", "DeleteObjectResponse"], s.methods
+                             "SetParameterValuesResponse", "DeleteObjectResponse",
+                             "SetParameterValuesResponse"], s.methods
     assert s.messages[1].parsed["Status"] == "1"   # the network reload applies it
     uci = network(Cpe(tmp_path))
     routes = [n for n, _ in uci.sections("network", "route")]
@@ -324,6 +334,8 @@ def test_routes_are_added_written_and_deleted_in_a_session(tmp_path):
     assert uci.options("network", routes[0]) == {
         "target": "172.16.0.0", "netmask": "255.240.0.0", "gateway": "192.168.1.253",
         "interface": "lan", "metric": "10"}
+    assert (uci.get("network", "wan", "username"), uci.get("network", "wan", "password"),
+            uci.get("network", "lan", "ipaddr")) == ("acs-user@isp", "acs-secret", "10.0.0.1")
 
 
 def test_host_without_network_config_keeps_the_kernel_view(tmp_path):

@@ -6,6 +6,10 @@ from icwmpy.backends.network import (PPP_PROTOS, Network, is_router, netmask, pr
                                      ref, true)
 from icwmpy.backends.uci import UciTable
 
+UCI_TYPES = {"unicast": "Normal", "local": "Receive", "blackhole": "Blackhole",
+             "unreachable": "Unreachable", "prohibit": "Prohibit"}
+KERNEL_TYPES = {2: "Receive", 6: "Blackhole", 7: "Unreachable", 8: "Prohibit"}
+
 
 class Routers:
     """``Routing.Router.{i}.``: one router, the main routing table (on a host too)."""
@@ -86,7 +90,7 @@ class Forwarding:
             return ""
         iface = self.net.interface_of(r["dev"]) if self.net else r["dev"]
         values = {
-            "Enable": "1", "Status": "Enabled", "StaticRoute": "0", "Type": self._type(r),
+            "Enable": "1", "Status": "Enabled", "StaticRoute": "0", "Type": KERNEL_TYPES.get(r["type"], "Normal"),
             "Interface": ref(self.ctx, "Device.IP.Interface.", iface) if iface else "",
             "ForwardingMetric": str(r["metric"]), "Origin": self._origin(r, iface),
         }
@@ -96,10 +100,6 @@ class Forwarding:
         else:
             values.update(DestIPPrefix=f"{r['dst']}/{r['plen']}", NextHop=r["gateway"])
         return values.get(relname, "")
-
-    @staticmethod
-    def _type(route):
-        return {6: "Blackhole", 7: "Unreachable", 8: "Prohibit"}.get(route["type"], "Normal")
 
     def _origin(self, route, iface):
         proto = (self.net.interfaces.get(iface, {}).get("proto", "") if self.net and iface
@@ -123,7 +123,7 @@ class Forwarding:
         if relname == "StaticRoute":
             return "1"
         if relname == "Type":
-            return (opts.get("type") or "unicast").capitalize().replace("Unicast", "Normal")
+            return UCI_TYPES.get(opts.get("type") or "unicast", "Normal")
         if relname == "Origin":
             return "Static"
         if relname == "Interface":
@@ -162,6 +162,9 @@ class Forwarding:
         elif relname in ("GatewayIPAddress", "NextHop"):
             option = "gateway"
             value = "" if value in ("0.0.0.0", "::") else value
+        elif relname == "Type":
+            option = "type"
+            value = "" if value == "Normal" else {v: k for k, v in UCI_TYPES.items()}[value]
         elif relname == "DestIPPrefix":
             option = "target"
         elif relname == "ForwardingMetric":
