@@ -5,8 +5,9 @@ br-lan over ports lan1..lan3 (veth pairs, their peers lan1p..lan3p outside the c
 br-guest, the WAN port ``wan`` (a veth pair with the ISP side ``isp``), VLAN wan.100 with a
 DHCP-style (expiring) address (a veth of that name where the kernel has no 802.1Q
 support), ``pppoe-wan`` (a point-to-point tun device standing in for pppd's), addresses,
-the static routes and a default route over PPP. The CLI runs inside it. Writes go through the CLI and through
-AddObject/SetParameterValues/DeleteObject in a daemon session; the UCI file says what they did.
+the static routes and a default route over PPP. The CLI runs inside it. Writes go through
+the CLI and through AddObject/SetParameterValues/DeleteObject in a daemon session; the UCI
+file says what they did.
 """
 
 import os
@@ -254,6 +255,8 @@ def test_cli_writes_land_in_the_network_file(router, netns):
     vlan = v[iptv + "LowerLayers"]
     assert cli(router, "set", vlan + ".VLANID", "200").returncode == 0
     assert "9007" in cli(router, "set", vlan + ".VLANID", "5000").stderr
+    assert cli(router, "set", vlan + ".TPID", "34984").returncode == 0
+    assert "9007" in cli(router, "set", vlan + ".TPID", "1234").stderr
     ppp = instance(v, "Device.PPP.Interface.", "Name", "pppoe-wan")
     assert cli(router, "set", ppp + "Username", "other@isp").returncode == 0
     assert cli(router, "set", ppp + "Password", "n3w-secret").returncode == 0
@@ -261,7 +264,8 @@ def test_cli_writes_land_in_the_network_file(router, netns):
     assert cli(router, "set", lan + "MaxMTUSize", "1492").returncode == 0
     assert cli(router, "set", iptv + "IPv6Enable", "0").returncode == 0
     uci = network(router)
-    assert device(router, "wan.100", "vid") == "200"
+    assert (device(router, "wan.100", "vid"), device(router, "wan.100", "type")) == \
+        ("200", "8021ad")
     assert (uci.get("network", "wan", "username"), uci.get("network", "wan", "password")) == \
         ("other@isp", "n3w-secret")
     assert uci.get("network", "lan", "disabled") == "1"
@@ -367,8 +371,8 @@ def test_bridge_vlans_are_the_bridge_vlan_sections(router):
     assert cli(router, "set", ten + "VLANID", "20", ns=None).returncode == 0
     assert "9007" in cli(router, "set", ten + "VLANID", "4095", ns=None).stderr
     uci = network(router)
-    assert sorted(uci.get("network", s, "vlan") for s, _ in uci.sections("network", "bridge-vlan")) \
-        == ["1", "20"]
+    vids = sorted(uci.get("network", s, "vlan") for s, _ in uci.sections("network", "bridge-vlan"))
+    assert vids == ["1", "20"]
 
 
 def test_ipcp_dns_servers_are_the_interface_block_of_resolv_conf_auto(tmp_path):

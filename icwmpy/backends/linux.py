@@ -82,7 +82,8 @@ def kernel_routes(family):
             "dst": socket.inet_ntop(fam, attrs[rta_dst]) if rta_dst in attrs else any_address,
             "plen": plen, "dev": dev, "proto": proto, "type": rtype,
             "gateway": socket.inet_ntop(fam, attrs[rta_gateway]) if rta_gateway in attrs else "",
-            "metric": struct.unpack("=I", attrs[rta_priority][:4])[0] if rta_priority in attrs else 0})
+            "metric": struct.unpack("=I", attrs[rta_priority][:4])[0]
+            if rta_priority in attrs else 0})
     return out
 
 

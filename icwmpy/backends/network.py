@@ -314,7 +314,7 @@ class IPAddresses(system.Addresses):
         for n, value in enumerate(values, 1):
             address, _, plen = value.partition("/")
             try:
-                plen = int(plen) if plen else prefix_length(opts.get("netmask") or "255.255.255.255")
+                plen = int(plen) if plen else prefix_length(opts.get("netmask") or 32)
             except ValueError:
                 plen = 32
             out["ipaddr" if n == 1 else f"ipaddr.{n}"] = (address, plen)
@@ -375,17 +375,21 @@ class IPv6Prefixes(NetworkTable):
     (``ip6assign``), read from the global addresses the kernel has on its device; from the
     ``ula_prefix`` they are Static, from a delegated prefix Child."""
 
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.found = {}   # iface -> {prefix: address flags}: all are listed before any is read
+
     def keys(self, keys):
         iface = keys[-1]
+        found = self.found[iface] = {}
         if not self.net.interfaces.get(iface, {}).get("ip6assign"):
             return []
         dev = self.net.l3(iface)
-        self.found = {}
         for a in kernel_addresses(6):
             if a["dev"] == dev and not a["address"].lower().startswith("fe80:"):
                 prefix = str(ipaddress.IPv6Network(f"{a['address']}/{a['plen']}", strict=False))
-                self.found.setdefault(prefix, a["flags"])
-        return list(self.found)
+                found.setdefault(prefix, a["flags"])
+        return list(found)
 
     def get(self, keys, relname):
         prefix = keys[-1]
@@ -394,7 +398,8 @@ class IPv6Prefixes(NetworkTable):
         if relname == "Status":
             return "Enabled"
         if relname == "PrefixStatus":
-            deprecated = self.found.get(prefix, 0) & system.Addresses.IFA_F_DEPRECATED
+            flags = self.found.get(keys[-2], {}).get(prefix, 0)
+            deprecated = flags & system.Addresses.IFA_F_DEPRECATED
             return "Deprecated" if deprecated else "Preferred"
         if relname == "Prefix":
             return prefix
@@ -485,11 +490,8 @@ class VLANTerminations(NetworkTable):
         section = self.net.section(keys[-1])
         if relname == "VLANID":
             self.uci_set(section, "vid", value)
-        elif relname == "TPID":
-            types = {str(v): k for k, v in VLAN_TYPES.items()}
-            if value not in types:
-                raise OSError(f"TPID {value}: only 33024 (802.1Q) and 34984 (802.1ad)")
-            self.uci_set(section, "type", types[value])
+        elif relname == "TPID":   # 33024 or 34984, the definition says
+            self.uci_set(section, "type", {str(v): k for k, v in VLAN_TYPES.items()}[value])
         elif relname == "LowerLayers":
             link = self.ctx.refs.key(value) if value.startswith("Device.Ethernet.Link.") else None
             if link is None:

@@ -90,7 +90,8 @@ class Forwarding:
             return ""
         iface = self.net.interface_of(r["dev"]) if self.net else r["dev"]
         values = {
-            "Enable": "1", "Status": "Enabled", "StaticRoute": "0", "Type": KERNEL_TYPES.get(r["type"], "Normal"),
+            "Enable": "1", "Status": "Enabled", "StaticRoute": "0",
+            "Type": KERNEL_TYPES.get(r["type"], "Normal"),
             "Interface": ref(self.ctx, "Device.IP.Interface.", iface) if iface else "",
             "ForwardingMetric": str(r["metric"]), "Origin": self._origin(r, iface),
         }
