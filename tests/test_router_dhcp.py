@@ -341,8 +341,8 @@ def lan(tmp_path):
     (a veth whose peer is a LAN host), wan (a veth to the ISP) with the ISP's gateway as a
     neighbour, and the IPTV device wan.100 holding a DHCP lease's address and default route
     (a veth by that name: the VLAN type needs the 8021q module, which a kernel may lack)."""
-    if os.geteuid() != 0 or not shutil.which("ip"):
-        pytest.skip("network namespaces need root and ip (iproute2)")
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("bridge"):
+        pytest.skip("network namespaces need root, ip and bridge (iproute2)")
     ns = f"icwmpy-dhcp-{os.getpid()}"
     try:
         ip("netns", "add", ns)
@@ -369,6 +369,8 @@ def lan(tmp_path):
                       "dev", "br-lan"),
                      ("neigh", "add", "100.64.0.1", "lladdr", "02:00:00:00:00:01", "dev", "wan")):
             ip("-n", ns, *args)
+        subprocess.run(["ip", "netns", "exec", ns, "bridge", "fdb", "add", "02:00:00:00:00:77",
+                        "dev", "lan1", "master", "static"], check=True, capture_output=True)
         yield Router(tmp_path, ns)
     finally:
         ip("netns", "del", ns)
@@ -396,6 +398,8 @@ def test_hosts_are_leases_and_lan_neighbours(lan):
     assert host(new, "IPv6Address.1.IPAddress") == "fd4b:19c2:83f0::77"
     assert lan.interface_name(host(new, "Layer3Interface")) == "br-lan"
     assert host(new, "DHCPClient") == ""                        # a static address
+    assert host(new, "InterfaceType") == "Ethernet"             # learnt on port lan1
+    assert host("00:11:32:a4:5b:c8", "InterfaceType") == ""     # not seen: not known
     assert host("a4:83:e7:3c:91:0d", "DHCPClient") == POOL + "1.Client.2"
     assert host("b8:27:eb:5d:a1:07", "DHCPClient") == POOL + "2.Client.1"
     assert lan.interface_name(host("b8:27:eb:5d:a1:07", "Layer3Interface")) == "br-guest"

@@ -6,28 +6,31 @@ process). On a router only neighbours on the LAN side count: the devices of netw
 interfaces a DHCP pool serves (the WAN's gateway is no host of ours); on a plain host,
 every neighbour. Layer3Interface is the network interface of the neighbour's device
 (the bridge), else the pool whose subnet holds the lease; DHCPClient names the host's
-leases in the DHCPv4 server's pools (empty for a host with a static address).
+leases in the DHCPv4 server's pools (empty for a host with a static address);
+InterfaceType says whether the bridge port it was learnt on (its forwarding database,
+one more dump) is a wireless one.
 """
 
 import ipaddress
+import os
 import socket
 import struct
 
 from icwmpy.backends import dhcp
 
 RTM_NEWNEIGH, RTM_GETNEIGH, NLMSG_DONE, NLMSG_ERROR = 28, 30, 3, 2
-NDA_DST, NDA_LLADDR = 1, 2
-NUD_INCOMPLETE, NUD_FAILED, NUD_NOARP = 0x01, 0x20, 0x40
+NDA_DST, NDA_LLADDR, NDA_MASTER = 1, 2, 9
+NUD_INCOMPLETE, NUD_FAILED, NUD_NOARP, NUD_PERMANENT = 0x01, 0x20, 0x40, 0x80
+AF_BRIDGE = 7
+SYS_NET = "/sys/class/net"
 
 
-def neighbours(family):
-    """[(address, mac, device)] of the kernel's neighbour table for IPv4 or IPv6, leaving
-    out entries without a link-layer address (incomplete, failed, no-ARP ones)."""
-    fam = socket.AF_INET if family == 4 else socket.AF_INET6
+def _neigh_dump(family):
+    """[(device, state, {attribute: bytes})] of one RTM_GETNEIGH dump of an address family."""
     out = []
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as s:
-        s.sendto(struct.pack("=IHHIIBBHiHBB", 28, RTM_GETNEIGH, 0x301, 1, 0, fam, 0, 0, 0, 0, 0, 0),
-                 (0, 0))
+        s.sendto(struct.pack("=IHHIIBBHiHBB", 28, RTM_GETNEIGH, 0x301, 1, 0, family,
+                             0, 0, 0, 0, 0, 0), (0, 0))
         while True:
             data = s.recv(1 << 16)
             off = 0
@@ -46,16 +49,42 @@ def neighbours(family):
                             break
                         attrs[atype] = data[pos + 4:pos + alen]
                         pos += (alen + 3) & ~3
-                    mac = attrs.get(NDA_LLADDR, b"")
-                    if NDA_DST in attrs and len(mac) == 6 and any(mac) \
-                            and not state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP):
-                        try:
-                            device = socket.if_indextoname(index)
-                        except OSError:
-                            device = ""
-                        out.append((socket.inet_ntop(fam, attrs[NDA_DST]),
-                                    ":".join(f"{b:02x}" for b in mac), device))
+                    try:
+                        device = socket.if_indextoname(index)
+                    except OSError:
+                        device = ""
+                    out.append((device, state, attrs))
                 off += (length + 3) & ~3
+
+
+def _mac(attrs):
+    mac = attrs.get(NDA_LLADDR, b"")
+    return ":".join(f"{b:02x}" for b in mac) if len(mac) == 6 and any(mac) else None
+
+
+def neighbours(family):
+    """[(address, mac, device)] of the kernel's neighbour table for IPv4 or IPv6, leaving
+    out entries without a link-layer address (incomplete, failed, no-ARP ones)."""
+    fam = socket.AF_INET if family == 4 else socket.AF_INET6
+    return [(socket.inet_ntop(fam, attrs[NDA_DST]), _mac(attrs), device)
+            for device, state, attrs in _neigh_dump(fam)
+            if NDA_DST in attrs and _mac(attrs)
+            and not state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP)]
+
+
+def bridge_ports():
+    """{mac: bridge port} of the bridges' forwarding databases: where each host was learnt
+    (or statically put); the bridge ports' own addresses are left out."""
+    return {_mac(attrs): device for device, state, attrs in _neigh_dump(AF_BRIDGE)
+            if NDA_MASTER in attrs and _mac(attrs) and not state & NUD_PERMANENT}
+
+
+def interface_type(port):
+    """TR-181's InterfaceType of the port a host is on ('' where it is not known)."""
+    if not port:
+        return ""
+    wireless = any(os.path.exists(f"{SYS_NET}/{port}/{d}") for d in ("wireless", "phy80211"))
+    return "Wi-Fi" if wireless else "Ethernet"
 
 
 def _network_devices(ctx):
@@ -86,20 +115,22 @@ class Hosts:
 
         def host(mac):
             return hosts.setdefault(mac, {"v4": [], "v6": [], "name": "", "iface": "",
-                                          "active": False})
+                                          "port": "", "active": False})
 
-        for family in (4, 6):
-            try:
-                found = neighbours(family)
-            except OSError:
-                found = []
-            for address, mac, device in found:
-                if (router and device not in lan) or device == "lo":
-                    continue
-                entry = host(mac)
-                entry["v4" if family == 4 else "v6"].append(address)
-                entry["active"] = True
-                entry["iface"] = entry["iface"] or (lan[device] if router else device)
+        try:
+            found = [(4, n) for n in neighbours(4)] + [(6, n) for n in neighbours(6)]
+            ports = bridge_ports()
+        except OSError:
+            found, ports = [], {}
+        for family, (address, mac, device) in found:
+            if (router and device not in lan) or device == "lo":
+                continue
+            entry = host(mac)
+            entry["v4" if family == 4 else "v6"].append(address)
+            entry["active"] = True
+            entry["iface"] = entry["iface"] or (lan[device] if router else device)
+            entry["port"] = ports.get(mac) or (
+                "" if os.path.isdir(f"{SYS_NET}/{device}/bridge") else device)
         pools = {p: dhcp.subnet(ctx, ctx.uci.get(dhcp.PKG, p, "interface", ""))
                  for p in dhcp.Pools(ctx).instances(())}
         for expiry, mac, ip, name in dhcp.read_leases(ctx):
@@ -135,6 +166,8 @@ class Hosts:
             return "1" if entry["active"] else "0"
         if relname == "Layer3Interface":
             return dhcp.interface_path(self.ctx, entry["iface"])
+        if relname == "InterfaceType":
+            return interface_type(entry["port"])
         if relname == "DHCPClient":
             return ",".join(self._leases(keys[-1]))
         return ""
