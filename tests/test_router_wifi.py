@@ -408,9 +408,25 @@ def test_associated_devices_from_the_station_dump(tmp_path):
     assert (v[sta + "Stats.RetransCount"], v[sta + "Stats.FailedRetransCount"]) == ("112", "3")
     assert v[sta + "AssociationTime"].endswith("Z") and v[sta + "AssociationTime"] > "2020"
     assert v[f"{AP}1.AssociatedDevice.2.OperatingStandard"] == "n"
+    assert v[f"{AP}1.AssociatedDevice.2.AssociationTime"] > v[sta + "AssociationTime"]
     assert v[f"{AP}1.AssociatedDevice.2.LastDataUplinkRate"] == "6000"
     # the tool fails for the other interfaces: empty tables, not errors
     assert router.value(f"{AP}2.AssociatedDeviceNumberOfEntries") == "0"
+
+
+def test_an_end_point_reports_its_link_to_the_access_point(tmp_path):
+    link = STATION_DUMP.split("Station a4")[0].replace("phy0-ap0", "phy0-sta0")
+    bin_dir = tools(tmp_path / "bin", iw={"dev phy0-sta0 station dump": link})
+    router = Router(tmp_path, path=bin_dir)
+    end_point = router.added("Device.WiFi.EndPoint.")
+    assert router.value(end_point + "Stats.SignalStrength") == "0"      # disabled: no link
+    router.set(end_point + "Enable", "1")
+    v = router.get(end_point)
+    assert v[end_point + "Status"] == "Error_Misconfigured"               # no SSID to join
+    assert v[end_point + "Stats.SignalStrength"] == "-48"
+    assert v[end_point + "Stats.LastDataDownlinkRate"] == "229400"        # what it receives
+    assert v[end_point + "Stats.LastDataUplinkRate"] == "286700"
+    assert "WPA3-Personal" in v[end_point + "Security.ModesSupported"].split(",")
 
 
 # ------------------------------------------------------------------ the daemon
@@ -508,5 +524,10 @@ def test_a_linux_interface_named_as_the_wifi_iface_gives_bssid_status_and_stats(
     assert v["Device.WiFi.Radio.1.Status"] == "Up" and v["Device.WiFi.Radio.2.Status"] == "Down"
     assert v["Device.WiFi.Radio.1.Stats.PacketsSent"] == sent
     assert v["Device.WiFi.SSID.3.Status"] == "NotPresent"       # phy0-ap1: not there
+    router.set("Device.WiFi.SSID.1.Enable", "0")    # now the guest SSID is phy0-ap0
+    v = router.get("Device.WiFi.SSID.")
+    assert (v["Device.WiFi.SSID.1.Status"], v["Device.WiFi.SSID.1.MACAddress"]) == ("Down", "")
+    assert (v["Device.WiFi.SSID.3.Name"], v["Device.WiFi.SSID.3.MACAddress"]) == ("phy0-ap0", mac)
+    router.set("Device.WiFi.SSID.1.Enable", "1")
     ns("ip", "link", "set", "phy0-ap0", "down")
     assert router.value("Device.WiFi.SSID.1.Status") == "Down"

@@ -13,13 +13,14 @@ runner (absent tools give an empty table and the defaults, never an error). With
 Writes stage UCI changes; the engine commits them and ``wifi reload`` runs after the session.
 """
 
-import datetime
 import math
 import re
 import subprocess
+import time
 
 from icwmpy.backends.system import STATS, SYS_NET, NetInterfaces, _counter, _int, _read
 from icwmpy.backends.uci import UciTable
+from icwmpy.model.types import format_datetime
 
 PACKAGE = "wireless"
 TRUE = ("1", "true", "on", "yes", "enabled")
@@ -156,9 +157,11 @@ class Wireless:
         return f"{phy}-{prefix}{before}"
 
     def netdev(self, iface):
-        """``/sys/class/net/<ifname>`` of an interface, or None when Linux has none."""
+        """``/sys/class/net/<ifname>`` of an interface, or None when Linux has none. A
+        disabled one has none (netifd does not make it; its generated name may even be
+        the one an enabled interface after it gets)."""
         base = f"{SYS_NET}/{self.ifname(iface)}"
-        return base if _read(f"{base}/ifindex") else None
+        return base if self.enabled(iface) and _read(f"{base}/ifindex") else None
 
     def run(self, argv):
         """A tool's output, or "" when it is missing or fails."""
@@ -166,6 +169,12 @@ class Wireless:
             return self.ctx.run(argv, 5)
         except (OSError, subprocess.SubprocessError):
             return ""
+
+    def stations(self, iface):
+        """The stations of an interface (for a station interface: the access point it joined)."""
+        if not self.enabled(iface):
+            return {}
+        return stations(self.run(["iw", "dev", self.ifname(iface), "station", "dump"]))
 
     def add_iface(self, mode):
         """A new wifi-iface as bbfdm adds one: on the first radio, disabled until
@@ -625,13 +634,55 @@ class AccessPoints(_Handler):
 
 
 class EndPoints(AccessPoints):
-    """``WiFi.EndPoint.{i}.``: the ``mode sta`` wifi-ifaces (clients of another network)."""
+    """``WiFi.EndPoint.{i}.``: the ``mode sta`` wifi-ifaces (clients of another network).
+    Stats are of the link to the access point joined: downlink is what it receives (rx)."""
 
     MODE = "sta"
+
+    def _link(self, iface):
+        return next(iter(self.w.stations(iface).values()), {})
+
+    def get_Stats_SignalStrength(self, iface):
+        return _first_number(self._link(iface), "signal")
+
+    def get_Stats_LastDataDownlinkRate(self, iface):
+        return _kbps(self._link(iface), "rx bitrate")
+
+    def get_Stats_LastDataUplinkRate(self, iface):
+        return _kbps(self._link(iface), "tx bitrate")
 
 
 STATION = re.compile(r"^Station ([0-9a-fA-F:]{17})", re.M)
 RATE = re.compile(r"([\d.]+) MBit/s")
+COUNTERS = {"Stats.BytesSent": "tx bytes", "Stats.BytesReceived": "rx bytes",
+            "Stats.PacketsSent": "tx packets", "Stats.PacketsReceived": "rx packets",
+            "Stats.RetransCount": "tx retries", "Stats.FailedRetransCount": "tx failed"}
+
+
+def stations(text):
+    """``iw dev <ifname> station dump`` as {MAC address: {field: value}}."""
+    found = {}
+    blocks = STATION.split(text)[1:]
+    for mac, body in zip(blocks[::2], blocks[1::2], strict=True):
+        fields = {}
+        for line in body.splitlines():
+            name, sep, value = line.strip().partition(":")
+            if sep:
+                fields[name.strip()] = value.strip()
+        found[mac.lower()] = fields
+    return found
+
+
+def _first_number(fields, name):
+    """The leading number of a field ('-48 [-50, -51] dBm' -> '-48'); '0' without one."""
+    words = fields.get(name, "").split()
+    return str(_int_or(words[0], 0)) if words else "0"
+
+
+def _kbps(fields, name):
+    """A ``tx bitrate`` / ``rx bitrate`` field in kbit/s, as TR-181 counts data rates."""
+    m = RATE.search(fields.get(name, ""))
+    return str(int(float(m.group(1)) * 1000)) if m else "0"
 
 
 def _station_standard(line, band):
@@ -644,36 +695,22 @@ def _station_standard(line, band):
 
 class AssociatedDevices:
     """``AccessPoint.{i}.AssociatedDevice.{i}.``: the stations ``iw dev <ifname> station
-    dump`` lists (one run per listing); keys are MAC addresses."""
+    dump`` lists (one run per listing); keys are MAC addresses. Rates are the access
+    point's: downlink is what it sends (tx), uplink what it receives (rx)."""
 
     def __init__(self, ctx):
         self.w = Wireless(ctx)
         self.snapshot = {}
 
     def instances(self, keys):
-        iface = keys[-1]
-        text = self.w.run(["iw", "dev", self.w.ifname(iface), "station", "dump"])
-        stations = {}
-        blocks = STATION.split(text)[1:]
-        for mac, body in zip(blocks[::2], blocks[1::2], strict=True):
-            fields = {}
-            for line in body.splitlines():
-                name, sep, value = line.strip().partition(":")
-                if sep:
-                    fields[name.strip()] = value.strip()
-            stations[mac.lower()] = fields
-        self.snapshot[iface] = stations
-        return list(stations)
+        self.snapshot[keys[-1]] = self.w.stations(keys[-1])
+        return list(self.snapshot[keys[-1]])
 
     def get(self, keys, relname):
         iface, mac = keys[-2], keys[-1]
         fields = self.snapshot.get(iface, {}).get(mac, {})
-        number = {"Stats.BytesSent": "tx bytes", "Stats.BytesReceived": "rx bytes",
-                  "Stats.PacketsSent": "tx packets", "Stats.PacketsReceived": "rx packets",
-                  "Stats.RetransCount": "tx retries", "Stats.FailedRetransCount": "tx failed",
-                  "Retransmissions": "tx retries"}.get(relname)
-        if number:
-            return str(_int_or(fields.get(number, "0").split()[0], 0))
+        if relname in COUNTERS:
+            return _first_number(fields, COUNTERS[relname])
         if relname == "MACAddress":
             return mac
         if relname == "AuthenticationState":
@@ -681,18 +718,15 @@ class AssociatedDevices:
         if relname == "Active":
             return "1"
         if relname == "SignalStrength":
-            return str(_int_or(fields.get("signal", "0").split()[0], 0))
-        if relname in ("LastDataDownlinkRate", "LastDataUplinkRate"):
-            line = fields.get("tx bitrate" if relname == "LastDataDownlinkRate" else "rx bitrate", "")
-            m = RATE.search(line)
-            return str(int(float(m.group(1)) * 1000)) if m else "0"
+            return _first_number(fields, "signal")
+        if relname == "LastDataDownlinkRate":
+            return _kbps(fields, "tx bitrate")
+        if relname == "LastDataUplinkRate":
+            return _kbps(fields, "rx bitrate")
         if relname == "OperatingStandard":
-            radio = self.w.opt(iface, "device")
-            return _station_standard(fields.get("tx bitrate", ""), self.w.band(radio))
+            return _station_standard(fields.get("tx bitrate", ""),
+                                     self.w.band(self.w.opt(iface, "device")))
         if relname == "AssociationTime":
             seconds = _int_or(fields.get("connected time", "").split(" ")[0], None)
-            if seconds is None:
-                return "0001-01-01T00:00:00Z"
-            when = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds)
-            return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return format_datetime(None if seconds is None else time.time() - seconds)
         return ""
