@@ -399,6 +399,7 @@ def test_hosts_are_leases_and_lan_neighbours(lan):
     assert lan.interface_name(host(new, "Layer3Interface")) == "br-lan"
     assert host(new, "DHCPClient") == ""                        # a static address
     assert host(new, "InterfaceType") == "Ethernet"             # learnt on port lan1
+    assert lan.value(host(new, "Layer1Interface") + ".Name") == "lan1"
     assert host("00:11:32:a4:5b:c8", "InterfaceType") == ""     # not seen: not known
     assert host("a4:83:e7:3c:91:0d", "DHCPClient") == POOL + "1.Client.2"
     assert host("b8:27:eb:5d:a1:07", "DHCPClient") == POOL + "2.Client.1"

@@ -7,8 +7,8 @@ interfaces a DHCP pool serves (the WAN's gateway is no host of ours); on a plain
 every neighbour. Layer3Interface is the network interface of the neighbour's device
 (the bridge), else the pool whose subnet holds the lease; DHCPClient names the host's
 leases in the DHCPv4 server's pools (empty for a host with a static address);
-InterfaceType says whether the bridge port it was learnt on (its forwarding database,
-one more dump) is a wireless one.
+InterfaceType and Layer1Interface say which bridge port it was learnt on (the bridge's
+forwarding database, one more dump): a WiFi.SSID or an Ethernet.Interface.
 """
 
 import ipaddress
@@ -16,7 +16,7 @@ import os
 import socket
 import struct
 
-from icwmpy.backends import dhcp
+from icwmpy.backends import dhcp, wifi
 
 RTM_NEWNEIGH, RTM_GETNEIGH, NLMSG_DONE, NLMSG_ERROR = 28, 30, 3, 2
 NDA_DST, NDA_LLADDR, NDA_MASTER = 1, 2, 9
@@ -168,9 +168,20 @@ class Hosts:
             return dhcp.interface_path(self.ctx, entry["iface"])
         if relname == "InterfaceType":
             return interface_type(entry["port"])
+        if relname == "Layer1Interface":
+            return self._layer1(entry["port"])
         if relname == "DHCPClient":
             return ",".join(self._leases(keys[-1]))
         return ""
+
+    def _layer1(self, port):
+        """The port as a WiFi.SSID (the wifi-iface whose Linux interface it is) or an
+        Ethernet.Interface."""
+        if interface_type(port) == "Wi-Fi":
+            air = wifi.Wireless(self.ctx)
+            section = next((i for i in air.ifaces() if air.ifname(i) == port), None)
+            return self.ctx.refs.path("Device.WiFi.SSID.", section) if section else ""
+        return self.ctx.refs.path("Device.Ethernet.Interface.", port) if port else ""
 
     def _leases(self, mac):
         """The ``DHCPv4.Server.Pool.{i}.Client.{i}`` entries of a host's leases."""
