@@ -38,6 +38,8 @@ TOPOLOGY = [
                                        "pppoe-wan", "lan1p", "lan2p", "lan3p")],
     "addr add 192.168.1.1/24 dev br-lan",
     "addr add fd4b:19c2:83f0::1/64 dev br-lan nodad",
+    "addr add 2001:db8:1200:10::1/64 dev br-lan nodad",
+    "-6 route add unreachable 2001:db8:1200::/56 metric 2147483647",
     "addr add 192.168.2.1/24 dev br-guest",
     "addr add 10.100.0.23/24 dev wan.100 valid_lft 3600 preferred_lft 3600",
     "addr add 100.64.1.2 peer 100.64.0.1 dev pppoe-wan",
@@ -148,8 +150,15 @@ def test_ip_interfaces_are_the_interface_sections_on_their_devices(router, netns
     # IPv6: the ULA address and the /64 the LAN was given from the ULA prefix
     lan6 = {v[k] for k in v if k.startswith(lan + "IPv6Address.") and k.endswith("IPAddress")}
     assert "fd4b:19c2:83f0::1" in lan6
-    assert v[lan + "IPv6Prefix.1.Prefix"] == "fd4b:19c2:83f0::/64"
-    assert v[lan + "IPv6Prefix.1.Origin"] == "Static"
+    prefixes = {v[k]: v[k[: -len("Prefix")] + "Origin"] for k in v
+                if k.startswith(lan + "IPv6Prefix.") and k.endswith(".Prefix")}
+    assert prefixes == {"fd4b:19c2:83f0::/64": "Static", "2001:db8:1200:10::/64": "Child"}
+    # the prefix delegated to wan6 (netifd's unreachable guard route), not a route to show
+    assert (v[wan6 + "IPv6Prefix.1.Prefix"], v[wan6 + "IPv6Prefix.1.Origin"]) == \
+        ("2001:db8:1200::/56", "PrefixDelegation")
+    assert v[wan + "IPv6PrefixNumberOfEntries"] == "0"
+    assert "2001:db8:1200::/56" not in {
+        v[k] for k in v if k.startswith("Device.Routing.") and k.endswith("DestIPPrefix")}
 
 
 def test_the_stack_from_ip_down_to_the_ports(router, netns):

@@ -9,7 +9,7 @@ import struct
 from icwmpy.backends import system
 from icwmpy.backends.system import STATS, SYS_NET, _counter, _int, _read
 
-RT_TABLE_MAIN = 254
+RT_TABLE_MAIN, RTN_UNREACHABLE, PREFIX_GUARD_METRIC = 254, 7, 0x7FFFFFFF
 RTPROT_RA, RTPROT_DHCP = 9, 16
 RESOLV_AUTO = "/tmp/resolv.conf.d/resolv.conf.auto"
 
@@ -66,7 +66,19 @@ def kernel_addresses(family):
 
 
 def kernel_routes(family):
-    """[{dst, plen, gateway, dev, metric, proto, type}] of the main routing table."""
+    """[{dst, plen, gateway, dev, metric, proto, type}] of the main routing table, but for
+    those on the loopback device (the kernel's own, netifd's prefix guards)."""
+    return [r for r in _main_routes(family) if r["dev"] != "lo"]
+
+
+def delegated_prefixes():
+    """The IPv6 prefixes delegated to this router: netifd guards each with an unreachable
+    route of the highest metric in the main table."""
+    return [f"{r['dst']}/{r['plen']}" for r in _main_routes(6)
+            if r["type"] == RTN_UNREACHABLE and r["metric"] == PREFIX_GUARD_METRIC]
+
+
+def _main_routes(family):
     fam = socket.AF_INET if family == 4 else socket.AF_INET6
     rta_dst, rta_oif, rta_gateway, rta_priority, rta_table = 1, 4, 5, 6, 15
     request = struct.pack("=IHHIIBBBBBBBBI", 28, 26, 0x301, 1, 0, fam, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -76,7 +88,7 @@ def kernel_routes(family):
         if rta_table in attrs:
             table = struct.unpack("=I", attrs[rta_table][:4])[0]
         dev = _ifname(struct.unpack("=I", attrs[rta_oif][:4])[0]) if rta_oif in attrs else ""
-        if table != RT_TABLE_MAIN or dev == "lo":
+        if table != RT_TABLE_MAIN:
             continue
         out.append({
             "dst": socket.inet_ntop(fam, attrs[rta_dst]) if rta_dst in attrs else any_address,

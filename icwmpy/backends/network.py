@@ -27,9 +27,8 @@ import ipaddress
 import os
 
 from icwmpy.backends import system
-from icwmpy.backends.linux import (RESOLV_AUTO, SYS_NET, _int, _read, device_stat,
-                                   device_status, kernel_addresses, resolv_servers)
-from icwmpy.backends.linux import kernel_routes  # noqa: F401  (dhcp.py takes it from here)
+from icwmpy.backends.linux import (RESOLV_AUTO, SYS_NET, _int, _read, delegated_prefixes,
+                                   device_stat, device_status, kernel_addresses, resolv_servers)
 
 PPP_PROTOS = ("pppoe", "pppoa")
 IPV4_PROTOS = ("static", "dhcp") + PPP_PROTOS
@@ -371,45 +370,50 @@ class IPAddresses(system.Addresses):
 
 
 class IPv6Prefixes(NetworkTable):
-    """``IP.Interface.{i}.IPv6Prefix.{i}.``: the prefixes a LAN interface was given
-    (``ip6assign``), read from the global addresses the kernel has on its device; from the
-    ``ula_prefix`` they are Static, from a delegated prefix Child."""
+    """``IP.Interface.{i}.IPv6Prefix.{i}.``: on the first DHCPv6 interface the prefixes
+    delegated to the router (PrefixDelegation); on a LAN interface (``ip6assign``) the
+    prefixes it was given, read from the global addresses the kernel has on its device:
+    Static from the ``ula_prefix``, else Child of a delegated one."""
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.found = {}   # iface -> {prefix: address flags}: all are listed before any is read
+        self.found = {}   # iface -> {prefix: (origin, address flags)}: all listed before read
 
     def keys(self, keys):
-        iface = keys[-1]
+        iface, net = keys[-1], self.net
+        opts = net.interfaces.get(iface, {})
         found = self.found[iface] = {}
-        if not self.net.interfaces.get(iface, {}).get("ip6assign"):
-            return []
-        dev = self.net.l3(iface)
-        for a in kernel_addresses(6):
-            if a["dev"] == dev and not a["address"].lower().startswith("fe80:"):
-                prefix = str(ipaddress.IPv6Network(f"{a['address']}/{a['plen']}", strict=False))
-                found.setdefault(prefix, a["flags"])
+        dhcpv6 = [i for i, o in net.interfaces.items() if o.get("proto") == "dhcpv6"]
+        if dhcpv6 and dhcpv6[0] == iface:
+            found.update((prefix, ("PrefixDelegation", 0)) for prefix in delegated_prefixes())
+        if opts.get("ip6assign"):
+            dev = net.l3(iface)
+            for a in kernel_addresses(6):
+                if a["dev"] == dev and not a["address"].lower().startswith("fe80:"):
+                    prefix = ipaddress.IPv6Network(f"{a['address']}/{a['plen']}", strict=False)
+                    found.setdefault(str(prefix), (self._origin(prefix), a["flags"]))
         return list(found)
+
+    def _origin(self, prefix):
+        ula = self.ctx.uci.get("network", "globals", "ula_prefix", "")
+        try:
+            return "Static" if ula and prefix.subnet_of(ipaddress.IPv6Network(ula)) else "Child"
+        except ValueError:
+            return "Child"
 
     def get(self, keys, relname):
         prefix = keys[-1]
+        origin, flags = self.found.get(keys[-2], {}).get(prefix, ("Static", 0))
         if relname == "Enable":
             return "1"
         if relname == "Status":
             return "Enabled"
         if relname == "PrefixStatus":
-            flags = self.found.get(keys[-2], {}).get(prefix, 0)
-            deprecated = flags & system.Addresses.IFA_F_DEPRECATED
-            return "Deprecated" if deprecated else "Preferred"
+            return "Deprecated" if flags & system.Addresses.IFA_F_DEPRECATED else "Preferred"
         if relname == "Prefix":
             return prefix
         if relname == "Origin":
-            ula = self.ctx.uci.get("network", "globals", "ula_prefix", "")
-            try:
-                inside = ula and ipaddress.IPv6Network(prefix).subnet_of(ipaddress.IPv6Network(ula))
-            except ValueError:
-                inside = False
-            return "Static" if inside else "Child"
+            return origin
         return ""
 
 
