@@ -392,3 +392,26 @@ def test_ipcp_dns_servers_are_the_interface_block_of_resolv_conf_auto(tmp_path):
     assert resolv_servers("wan", str(resolv)) == ["198.51.100.53", "198.51.100.54", "2001:db8::53"]
     assert resolv_servers("iptv", str(resolv)) == ["10.100.0.1"]
     assert resolv_servers("lan", str(resolv)) == []
+
+
+def test_legacy_bridge_interfaces_are_bridges_too(tmp_path):
+    """OpenWrt before 21.02: ``option type bridge`` on the interface, ports in ifname."""
+    conf = tmp_path / "config"
+    conf.mkdir()
+    (conf / "network").write_text(
+        "config interface 'lan'\n\toption type 'bridge'\n\toption ifname 'eth0.1 eth0.3'\n"
+        "\toption proto 'static'\n\toption ipaddr '192.168.1.1/24'\n")
+    cpe = Cpe(tmp_path)
+    v = values(cpe, "Device.", ns=None)
+    assert v["Device.IP.Interface.1.Name"] == "br-lan"
+    assert v["Device.IP.Interface.1.IPv4Address.1.SubnetMask"] == "255.255.255.0"
+    assert v["Device.Bridging.Bridge.1.Name"] == "br-lan"
+    ports = {v[k]: k[: -len("Name")] for k in v
+             if k.startswith("Device.Bridging.Bridge.1.Port.") and k.endswith(".Name")}
+    assert set(ports) == {"br-lan", "eth0.1", "eth0.3"}
+    assert cli(cpe, "del", ports["eth0.3"], ns=None).returncode == 0
+    done = cli(cpe, "set", "Device.IP.Interface.1.IPv4Address.1.IPAddress", "10.1.1.1", ns=None)
+    assert done.returncode == 0, done.stderr
+    uci = network(cpe)
+    assert (uci.get("network", "lan", "ifname"), uci.get("network", "lan", "ipaddr")) == \
+        ("eth0.1", "10.1.1.1/24")
