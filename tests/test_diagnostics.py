@@ -25,6 +25,7 @@ from icwmpy.config.uci import Uci
 from icwmpy.diagnostics import EVENT, Diagnostics
 from icwmpy.faults import CwmpFault
 from icwmpy.model import DataModel
+from icwmpy.model.profile import load_profile
 from icwmpy.model.schema import Definitions
 from icwmpy.store import Store
 
@@ -439,3 +440,32 @@ async def test_nslookup_server_silent_refusing_or_unknown(cpe):
     assert rows(silent, "Result")[0]["Status"] == "Error_Timeout"
     assert rows(refused, "Result")[0]["Status"] == "Error_DNSServerNotAvailable"
     assert unknown["DiagnosticsState"] == "Error_DNSServerNotResolved"
+
+
+# ------------------------------------------------------------------ fleet mode
+
+def test_a_fleet_cpe_has_no_diagnostics_and_starts_none(tmp_path):
+    """A fleet's CPEs run over their profile's data model, which has no diagnostics
+    backends: the objects are absent (9005), the runner starts nothing and makes no model
+    call for them."""
+    profile = load_profile(DATAMODEL / "profiles" / "tr181-router.csv")
+
+    async def main():
+        store = Store(str(tmp_path / "state"))
+        model = DataModel(profile.definitions, Uci(str(tmp_path)), store, cpe=("cpe-1", 1))
+        calls = []
+
+        async def run_model(fn, *args):
+            calls.append(fn)
+            return fn(*args)
+        diagnostics = Diagnostics(store, model, run_model, calls.append, calls.append,
+                                  logging.getLogger("test"))
+        await diagnostics.start()
+        assert calls == []
+        with pytest.raises(CwmpFault) as fault:
+            model.set_values([(IP + "IPPing.DiagnosticsState", "Requested", None)])
+        assert fault.value.details[0][1] == 9005
+        diagnostics.after_session()
+        assert not diagnostics._tasks and calls == []
+        await diagnostics.close()
+    asyncio.run(main())

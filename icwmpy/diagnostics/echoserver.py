@@ -88,18 +88,18 @@ class EchoService:
             self._applying = asyncio.ensure_future(self.apply())
 
     async def apply(self):
-        try:
-            request = await self.run_model(read_request, self.model, PATH)
-        except BadInterface as e:
-            self.log.warning("UDPEchoConfig: interface %s does not exist: not listening", e)
-            request = None
-        except Exception as e:   # a data model without UDPEchoConfig (a fleet's profile)
-            self.log.debug("UDPEchoConfig: %s", e)
-            request = None
+        """Listen as UDPEchoConfig now says (nothing before the ACS ever wrote it: a fleet's
+        profile data model has no such backend, and costs no model call)."""
         config = None
-        if request and request.flag("Enable") and TEST in self.store[NAMESPACE]:
-            config = (request.int("UDPPort"), request.device, request["SourceIPAddress"],
-                      request.flag("EchoPlusEnabled"))
+        if TEST in self.store[NAMESPACE]:
+            try:
+                request = await self.run_model(read_request, self.model, PATH)
+            except BadInterface as e:
+                self.log.warning("UDPEchoConfig: interface %s does not exist: not listening", e)
+            else:
+                if request.flag("Enable"):
+                    config = (request.int("UDPPort"), request.device,
+                              request["SourceIPAddress"], request.flag("EchoPlusEnabled"))
         if config == self._config:
             return
         await self.close()

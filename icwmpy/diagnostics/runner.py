@@ -67,7 +67,8 @@ class Diagnostics:
         was requested before it."""
         self._loop = asyncio.get_running_loop()
         self.model.change_listeners.append(self._changed)
-        for test in await self.run_model(self._recover):
+        recovered = await self.run_model(self._recover) if self.store[NAMESPACE].keys() else []
+        for test in recovered:
             self.log.info("diagnostics %s finished before the restart: reporting it", test)
             self.trigger(EVENT)
             await self.run_model(self._reported, test)
