@@ -50,11 +50,7 @@ MODES = {
     "WPA-Enterprise": "wpa", "WPA2-Enterprise": "wpa2", "WPA3-Enterprise": "wpa3",
     "WPA-WPA2-Enterprise": "wpa-mixed", "OWE": "owe",
 }
-BASE_MODES = {"none": "None", "psk": "WPA-Personal", "psk2": "WPA2-Personal",
-              "sae": "WPA3-Personal", "psk-mixed": "WPA-WPA2-Personal",
-              "sae-mixed": "WPA3-Personal-Transition", "wpa": "WPA-Enterprise",
-              "wpa2": "WPA2-Enterprise", "wpa3": "WPA3-Enterprise",
-              "wpa-mixed": "WPA-WPA2-Enterprise", "owe": "OWE"}
+BASE_MODES = {base: mode for mode, base in MODES.items() if not base.startswith("wep")}
 # Options that hold the secrets of one kind of mode: dropped when the mode leaves that kind.
 WEP_KEYS = ("key1", "key2", "key3", "key4")
 RADIUS = ("auth_server", "auth_port", "auth_secret")
