@@ -27,11 +27,10 @@ import copy
 import ipaddress
 import re
 import os
-import socket
 import struct
 import time
 
-from icwmpy.backends.system import _netlink_addresses
+from icwmpy.backends.linux import kernel_addresses, kernel_routes
 from icwmpy.backends.uci import UciTable
 from icwmpy.model.types import format_datetime
 
@@ -618,12 +617,10 @@ class DhcpClients:
             self.ctx.uci.get("network", iface, "ifname", "")
 
     def _address(self, iface):
-        try:
-            index = socket.if_nametoindex(self._device(iface))
-            found = [(a, p) for i, a, p, _ in _netlink_addresses(4) if i == index]
-        except OSError:
-            found = []
-        return ipaddress.IPv4Interface(f"{found[0][0]}/{found[0][1]}") if found else None
+        device = self._device(iface)
+        found = [a for a in kernel_addresses(4) if a["dev"] == device]
+        return ipaddress.IPv4Interface(f"{found[0]['address']}/{found[0]['plen']}") \
+            if found else None
 
     def get(self, keys, relname):
         iface = keys[-1]
@@ -641,27 +638,13 @@ class DhcpClients:
         if relname == "SubnetMask":
             return str(address.netmask) if address else ""
         if relname == "IPRouters":
-            return ",".join(gateways(self._device(iface)))
+            device = self._device(iface)
+            return ",".join(dict.fromkeys(r["gateway"] for r in kernel_routes(4)
+                                          if r["dev"] == device and r["plen"] == 0
+                                          and r["gateway"]))
         if relname == "DNSServers":
             return ",".join(s for s, i in upstream_servers(self.ctx) if i == iface and ":" not in s)
         return ""
-
-
-def gateways(device):
-    """The IPv4 gateways of the default routes through ``device`` (/proc/net/route)."""
-    out = []
-    try:
-        with open("/proc/net/route", encoding="ascii") as f:
-            lines = f.read().splitlines()[1:]
-    except OSError:
-        return out
-    for line in lines:
-        fields = line.split()
-        if len(fields) > 2 and fields[0] == device and fields[1] == "00000000":
-            gateway = str(ipaddress.IPv4Address(struct.pack("<I", int(fields[2], 16))))
-            if gateway not in out and gateway != "0.0.0.0":
-                out.append(gateway)
-    return out
 
 
 def upstream_servers(ctx):

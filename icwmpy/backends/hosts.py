@@ -16,9 +16,9 @@ import os
 import socket
 import struct
 
-from icwmpy.backends import dhcp, wifi
+from icwmpy.backends import dhcp, linux, wifi
 
-RTM_NEWNEIGH, RTM_GETNEIGH, NLMSG_DONE, NLMSG_ERROR = 28, 30, 3, 2
+RTM_GETNEIGH = 30
 NDA_DST, NDA_LLADDR, NDA_MASTER = 1, 2, 9
 NUD_INCOMPLETE, NUD_FAILED, NUD_NOARP, NUD_PERMANENT = 0x01, 0x20, 0x40, 0x80
 AF_BRIDGE = 7
@@ -27,34 +27,9 @@ SYS_NET = "/sys/class/net"
 
 def _neigh_dump(family):
     """[(device, state, {attribute: bytes})] of one RTM_GETNEIGH dump of an address family."""
-    out = []
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as s:
-        s.sendto(struct.pack("=IHHIIBBHiHBB", 28, RTM_GETNEIGH, 0x301, 1, 0, family,
-                             0, 0, 0, 0, 0, 0), (0, 0))
-        while True:
-            data = s.recv(1 << 16)
-            off = 0
-            while off + 16 <= len(data):
-                length, mtype = struct.unpack_from("=IH", data, off)
-                if mtype == NLMSG_DONE or length < 16:
-                    return out
-                if mtype == NLMSG_ERROR:
-                    raise OSError("netlink RTM_GETNEIGH failed")
-                if mtype == RTM_NEWNEIGH:
-                    _, _, _, index, state, _, _ = struct.unpack_from("=BBHiHBB", data, off + 16)
-                    attrs, pos = {}, off + 28
-                    while pos + 4 <= off + length:
-                        alen, atype = struct.unpack_from("=HH", data, pos)
-                        if alen < 4:
-                            break
-                        attrs[atype] = data[pos + 4:pos + alen]
-                        pos += (alen + 3) & ~3
-                    try:
-                        device = socket.if_indextoname(index)
-                    except OSError:
-                        device = ""
-                    out.append((device, state, attrs))
-                off += (length + 3) & ~3
+    request = struct.pack("=IHHIIBBHiHBB", 28, RTM_GETNEIGH, 0x301, 1, 0, family, 0, 0, 0, 0, 0, 0)
+    return [(linux._ifname(index), state, attrs)
+            for (_, _, _, index, state, _, _), attrs in linux._netlink(request, "=BBHiHBB")]
 
 
 def _mac(attrs):
