@@ -236,6 +236,45 @@ async def test_nothing_starts_inside_the_session(cpe):
 
 
 @on_loop
+async def test_a_test_stopped_with_the_daemon_runs_at_the_next_start(cpe, tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        await cpe.spv(IP + "UDPEchoDiagnostics.", Host="127.0.0.1",
+                      Port=silent.getsockname()[1], NumberOfRepetitions=2, Timeout=300,
+                      InterTransmissionTime=1, DiagnosticsState="Requested")
+        cpe.diagnostics.after_session()
+        await asyncio.sleep(0.2)
+        await cpe.diagnostics.close()   # SIGTERM: the Agent stops
+        assert cpe.events == []
+        again = Cpe(tmp_path)
+        await again.diagnostics.start()
+        try:
+            await asyncio.wait_for(again.finished.get(), 10)
+            v = await again.values(IP + "UDPEchoDiagnostics.")
+        finally:
+            await again.close()
+    assert (v["DiagnosticsState"], v["FailureCount"]) == ("Complete", "2")
+    assert again.events == [EVENT]
+
+
+def test_a_test_cut_twice_by_a_crash_is_error_internal(tmp_path):
+    """What two kills -9 in the same test leave: the record says started, twice."""
+    store = Store(str(tmp_path / "state"))
+    store["diagnostics"].set("IPPing", {"params": {"Host": "127.0.0.1"}, "state": "Requested",
+                                        "run": 3, "started": True, "attempts": 2})
+
+    async def main():
+        cpe = Cpe(tmp_path)
+        await cpe.diagnostics.start()
+        try:
+            assert (await cpe.values(IP + "IPPing."))["DiagnosticsState"] == "Error_Internal"
+            assert cpe.events == [EVENT] and not cpe.diagnostics._tasks
+        finally:
+            await cpe.close()
+    asyncio.run(main())
+
+
+@on_loop
 async def test_supported_flags_tell_the_truth(cpe):
     v = await cpe.values(IP)
     assert v["IPv4PingSupported"] == "1" and v["IPv4UDPEchoDiagnosticsSupported"] == "1"

@@ -91,10 +91,14 @@ class Diagnostics:
         return run
 
     async def close(self):
-        tasks = [task for _, task in self._tasks.values()]
-        for task in tasks:
+        """Stop the running tests (the Agent stops): they run again at the next start, and
+        being stopped so does not count as being cut by a crash."""
+        running = dict(self._tasks)
+        for _, task in running.values():
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(task for _, task in running.values()), return_exceptions=True)
+        if running:
+            await self.run_model(self._stopped, {test: run for test, (run, _) in running.items()})
         if self._changed in self.model.change_listeners:
             self.model.change_listeners.remove(self._changed)
         await self.echo.close()
@@ -175,6 +179,13 @@ class Diagnostics:
                    tables=outcome.tables, report=rec["origin"] == "acs")
         self.store[NAMESPACE].set(test, rec)
         return rec["origin"]
+
+    def _stopped(self, runs):
+        for test, run in runs.items():
+            rec = record(self.store, test)
+            if rec["run"] == run and rec["started"]:
+                rec.update(started=False, attempts=rec["attempts"] - 1)
+                self.store[NAMESPACE].set(test, rec)
 
     def _reported(self, test):
         rec = record(self.store, test)

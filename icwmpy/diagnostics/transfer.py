@@ -8,8 +8,9 @@ goes out), BOMTime (download: STARTTRANSFER_TIME, the first byte; upload: the fi
 handed to libcurl), EOMTime (TOTAL_TIME). For FTP the TCP times are the control
 connection's. Interface binds with CURLOPT_INTERFACE; DSCP (IP_TOS / IPV6_TCLASS) and
 EthernetPriority (SO_PRIORITY) are set on each socket by SOCKOPTFUNCTION. TotalBytes* are
-the Interface's kernel counters between BOM and EOM (0 without an Interface, as TR-181
-says). With TimeBasedTestDuration the test stops after that many seconds, and each
+the Interface's kernel counters from the start of the test to its end (0 without an
+Interface, as TR-181 says; the *UnderFullLoading ones are the same counters, not a window).
+With TimeBasedTestDuration the test stops after that many seconds, and each
 TimeBasedTestMeasurementInterval from BOMTime + offset is one IncrementalResult.
 """
 
@@ -185,7 +186,7 @@ class Connection:
                 "received": headers + (self.moved if self.direction == "down" else 0)}
 
 
-async def increments(request, progress, connections, duration):
+async def increments(request, progress, connections, duration, test_bytes):
     """IncrementalResult rows, measured while the test runs."""
     interval = request.int("TimeBasedTestMeasurementInterval")
     if not (duration and interval):
@@ -200,7 +201,7 @@ async def increments(request, progress, connections, duration):
         before, rx, tx = progress.total, *counters(request.device)
         await asyncio.sleep(max(0.0, end - time.time()))
         after, rx2, tx2 = progress.total, *counters(request.device)
-        rows.append({"TestBytes": after - before, "TotalBytesReceived": str(rx2 - rx),
+        rows.append({test_bytes: str(after - before), "TotalBytesReceived": str(rx2 - rx),
                      "TotalBytesSent": str(tx2 - tx), "StartTime": utc_micro(start),
                      "EndTime": utc_micro(end)})
     return rows
@@ -215,7 +216,8 @@ async def measure(request, direction, test_bytes):
     deadline = time.time() + duration if duration else None
     connections = [Connection(request, direction, progress, deadline) for _ in range(count)]
     curl = CurlLoop()
-    sampler = asyncio.create_task(increments(request, progress, connections, duration))
+    sampler = asyncio.create_task(increments(request, progress, connections, duration,
+                                             test_bytes))
     try:
         rx, tx = counters(request.device)
         outcomes = await asyncio.gather(*(c.perform(curl) for c in connections),
@@ -264,7 +266,7 @@ def _outcome(request, connections, test_bytes, progress, rows, totals):
         "TotalBytesReceivedUnderFullLoading": str(rx), "TotalBytesSentUnderFullLoading": str(tx),
         "PeriodOfFullLoading": str(round(full * 1000000)),
     }
-    tables = {"IncrementalResult": [{test_bytes: str(r.pop("TestBytes")), **r} for r in rows]}
+    tables = {"IncrementalResult": rows}
     if request.flag("EnablePerConnectionResults"):
         tables["PerConnectionResult"] = per
     return Outcome("Complete", results, tables)

@@ -79,7 +79,7 @@ def packet_row(sequence, sent, data, received):
             "TestRespReplyFailureCount": str(failures)}
 
 
-async def run(request, max_results=1000):
+async def run(request):
     try:
         family, address = await resolve(request["Host"], request.family)
     except Unresolved:
@@ -96,7 +96,8 @@ async def run(request, max_results=1000):
     avg, low, high = rtt_stats(rtts, 1000000)
     tables = {}
     if request.flag("EnableIndividualPacketResults"):
-        tables["IndividualPacketResult"] = [packet_row(*p) for p in packets[:max_results]]
+        kept = packets[:request.int("UDPEchoDiagnosticsMaxResults")]
+        tables["IndividualPacketResult"] = [packet_row(*p) for p in kept]
     return Outcome("Complete", {
         "IPAddressUsed": address, "SuccessCount": str(len(rtts)),
         "FailureCount": str(count - len(rtts)), "AverageResponseTime": avg,
