@@ -26,7 +26,6 @@ import binascii
 import copy
 import ipaddress
 import re
-import os
 import struct
 import time
 
@@ -63,10 +62,6 @@ def _true(value, default=False):
 def as_list(value):
     """A UCI value as a list (a ``list`` is one already, an option one item)."""
     return list(value) if isinstance(value, list) else ([value] if value else [])
-
-
-def has_package(ctx, pkg=PKG):
-    return os.path.isfile(ctx.uci.path(pkg))
 
 
 def interface_path(ctx, iface):

@@ -17,6 +17,7 @@ import socket
 import struct
 
 from icwmpy.backends import dhcp, linux, wifi
+from icwmpy.backends.network import is_router
 
 RTM_GETNEIGH = 30
 NDA_DST, NDA_LLADDR, NDA_MASTER = 1, 2, 9
@@ -82,7 +83,7 @@ class Hosts:
 
     def instances(self, keys):
         ctx = self.ctx
-        router = dhcp.has_package(ctx, "network")
+        router = is_router(ctx)
         devices = _network_devices(ctx) if router else {}
         served = {ctx.uci.get(dhcp.PKG, p, "interface") for p in dhcp.Pools(ctx).instances(())}
         lan = {dev: iface for dev, iface in devices.items() if iface in served}
