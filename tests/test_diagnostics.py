@@ -101,6 +101,32 @@ def on_loop(test):
     return wrapper
 
 
+class Marks:
+    """The DSCPs of the IPv4 packets of ``proto`` this host sends, as a raw socket sees them
+    on lo (root); ``match(payload)`` picks the packets (payload: what follows the IP header)."""
+
+    def __init__(self, proto, match):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
+        self.sock.setblocking(False)
+        self.match = match
+
+    def seen(self):
+        found = set()
+        with self.sock:
+            while True:
+                try:
+                    packet = self.sock.recv(65536)
+                except BlockingIOError:
+                    return found
+                if self.match(packet[(packet[0] & 0x0F) * 4:]):
+                    found.add(packet[1] >> 2)
+
+
+def to_port(port):
+    """Marks' match of TCP or UDP packets to ``port``."""
+    return lambda payload: int.from_bytes(payload[2:4], "big") == port
+
+
 async def lo(cpe):
     """The Device.IP.Interface path of the loopback, in this CPE's numbering."""
     names = await cpe.run_model(cpe.model.get_values, "Device.IP.Interface.")
@@ -131,6 +157,24 @@ async def test_ping_loopback(cpe, host, version):
     assert int(v["AverageResponseTime"]) == round(avg / 1000)
     assert cpe.events == [EVENT]
     assert cpe.told[0]["origin"] == "acs" and cpe.told[0]["state"] == "Complete"
+
+
+@pytest.mark.parametrize("host, version, state, used", [
+    ("localhost", "IPv4", "Complete", "127.0.0.1"),
+    ("127.0.0.1", "IPv6", "Error_CannotResolveHostName", ""),
+    ("::1", "IPv4", "Error_CannotResolveHostName", "")])
+@on_loop
+async def test_ping_protocol_version(cpe, host, version, state, used):
+    v = await cpe.run(IP + "IPPing.", Host=host, ProtocolVersion=version, NumberOfRepetitions=1)
+    assert (v["DiagnosticsState"], v["IPAddressUsed"]) == (state, used)
+
+
+@needs_root
+@on_loop
+async def test_ping_marks_its_packets_with_the_dscp(cpe):
+    marks = Marks(socket.IPPROTO_ICMP, lambda icmp: icmp[0] == 8)   # echo requests
+    v = await cpe.run(IP + "IPPing.", Host="127.0.0.1", NumberOfRepetitions=2, DSCP=10)
+    assert v["SuccessCount"] == "2" and marks.seen() == {10}
 
 
 @on_loop
@@ -341,6 +385,18 @@ async def test_udp_echo_round_trip_with_echo_plus(cpe, host):
     assert (c["PacketsReceived"], c["PacketsResponded"]) == ("5", "5")
     assert (c["BytesReceived"], c["BytesResponded"]) == ("320", "320")
     assert c["TimeFirstPacketReceived"] <= c["TimeLastPacketReceived"]
+
+
+@needs_root
+@on_loop
+async def test_udp_echo_marks_its_packets_with_the_dscp(cpe):
+    await cpe.spv(IP + "UDPEchoConfig.", Enable=1, UDPPort=0)
+    await asyncio.sleep(0.2)
+    port = cpe.diagnostics.echo.port
+    marks = Marks(socket.IPPROTO_UDP, to_port(port))
+    v = await cpe.run(IP + "UDPEchoDiagnostics.", Host="127.0.0.1", Port=port, DSCP=46,
+                      NumberOfRepetitions=2, InterTransmissionTime=1)
+    assert v["SuccessCount"] == "2" and marks.seen() == {46}
 
 
 @on_loop

@@ -14,7 +14,7 @@ from pyftpdlib.servers import FTPServer
 
 from acs import HttpServer, Response
 from icwmpy.faults import CwmpFault
-from test_diagnostics import IP, UNKNOWN, Cpe, lo, on_loop, rows
+from test_diagnostics import IP, UNKNOWN, Cpe, Marks, lo, needs_root, on_loop, rows, to_port
 
 DOWN, UP = IP + "DownloadDiagnostics.", IP + "UploadDiagnostics."
 SIZE = 1_000_000
@@ -101,6 +101,18 @@ async def test_http_download(cpe, host):
     assert int(v["TotalBytesSent"]) > SIZE       # ... and on lo what is received was sent
     assert v["PerConnectionResultNumberOfEntries"] == "0"
     assert v["IncrementalResultNumberOfEntries"] == "0"
+
+
+@needs_root
+@on_loop
+async def test_download_marks_its_packets_with_the_dscp(cpe):
+    server = await http_server()
+    marks = Marks(socket.IPPROTO_TCP, to_port(server.port))
+    try:
+        v = await cpe.run(DOWN, DownloadURL=server.url + "file", DSCP=34)
+    finally:
+        await server.stop()
+    assert v["DiagnosticsState"] == "Complete" and marks.seen() == {34}
 
 
 @on_loop
@@ -190,6 +202,19 @@ def refused_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@on_loop
+async def test_download_protocol_version(cpe):
+    server = await http_server("::1")
+    try:
+        url = f"http://localhost:{server.port}/file"   # localhost: 127.0.0.1 and ::1
+        v6 = await cpe.run(DOWN, DownloadURL=url, ProtocolVersion="IPv6")
+        v4 = await cpe.run(DOWN, DownloadURL=url, ProtocolVersion="IPv4")
+    finally:
+        await server.stop()
+    assert (v6["DiagnosticsState"], v6["IPAddressUsed"]) == ("Complete", "::1")
+    assert v4["DiagnosticsState"] == "Error_InitConnectionFailed"   # nothing on 127.0.0.1
 
 
 @pytest.mark.parametrize("url, state", [

@@ -16,13 +16,14 @@ from icwmpy.diagnostics.common import Outcome, Unresolved, prepare, resolve, rtt
 UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
 
 
-def icmp_socket(family, device, dscp):
-    """An icmplib socket of ``family`` bound to ``device`` with ``dscp`` (OSError, or
-    icmplib's error when ICMP sockets are not allowed)."""
+def icmp_socket(family, device):
+    """An icmplib socket of ``family`` bound to ``device`` (OSError, or icmplib's error when
+    ICMP sockets are not allowed). The DSCP goes in each request: icmplib sets the socket's
+    TOS / traffic class from it at every send."""
     cls = icmplib.ICMPv6Socket if family == socket.AF_INET6 else icmplib.ICMPv4Socket
     sock = cls(privileged=os.geteuid() == 0)
     try:
-        prepare(sock.sock, family, device, dscp)
+        prepare(sock.sock, family, device)
     except OSError:
         sock.close()
         raise
@@ -35,10 +36,11 @@ async def echo(host, family, count, timeout, size=56, dscp=0, device=None):
     refused (no route, destination unreachable). Raises Unresolved, OSError, ICMPLibError."""
     family, address = await resolve(host, family)
     rtts, errors = [], 0
-    with icmplib.AsyncSocket(icmp_socket(family, device, dscp)) as sock:
+    with icmplib.AsyncSocket(icmp_socket(family, device)) as sock:
         ident = icmplib.utils.unique_identifier()
         for sequence in range(count):
-            request = icmplib.ICMPRequest(address, ident, sequence, payload_size=size)
+            request = icmplib.ICMPRequest(address, ident, sequence, payload_size=size,
+                                          traffic_class=dscp << 2)
             try:
                 sock.send(request)
                 reply = await sock.receive(request, timeout)

@@ -20,14 +20,15 @@ def trace(address, family, tries, timeout, size, dscp, max_hops, device, stop):
     """(hops, reached): RouteHops rows up to the host or ``max_hops``."""
     hops, reached = [], False
     ident = icmplib.utils.unique_identifier()
-    with icmp_socket(family, device, dscp) as sock:
+    with icmp_socket(family, device) as sock:
         for ttl in range(1, max_hops + 1):
             rtts, source, code = [], "", 0
             for attempt in range(tries):
                 if stop.is_set():
                     return hops, False
                 request = icmplib.ICMPRequest(address, ident, ttl * tries + attempt,
-                                              payload_size=size, ttl=ttl)
+                                              payload_size=size, ttl=ttl,
+                                              traffic_class=dscp << 2)
                 try:
                     sock.send(request)
                     reply = sock.receive(request, timeout)
