@@ -273,6 +273,12 @@ def test_dns_relay_forwarders(router):
     assert servers == {"10.8.0.1": "Static", "9.9.9.9": "Static", "100.64.0.53": "IPCP",
                        "2001:db8::53": "IPCP"}     # the WAN is PPPoE
     assert values[relay + "ForwardNumberOfEntries"] == "4"
+    assert router.interface_name(values[relay + "Forwarding.3.Interface"]) == "pppoe-wan"
+    assert values[relay + "Forwarding.1.Interface"] == ""
+    router.set(relay + "Forwarding.2.Interface", values[relay + "Forwarding.3.Interface"])
+    assert router.uci("@dnsmasq[0]", "server")[1] == "9.9.9.9@pppoe-wan"
+    assert router.value(relay + "Forwarding.2.Interface") == values[relay + "Forwarding.3.Interface"]
+    router.set(relay + "Forwarding.2.Interface", "")
     router.set(relay + "Forwarding.1.DNSServer", "10.8.0.2")
     assert router.uci("@dnsmasq[0]", "server") == ["/corp.example.com/10.8.0.2", "9.9.9.9"]
     assert router.fault("set", relay + "Forwarding.3.DNSServer", "1.2.3.4") == "9002"

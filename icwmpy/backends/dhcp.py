@@ -743,10 +743,30 @@ def server_address(item):
     return item.rpartition("/")[2].split("#")[0].split("@")[0]
 
 
+def l3_device(ctx, iface):
+    """The Linux device netifd gives a network interface (``pppoe-wan`` for a PPPoE one)."""
+    proto = ctx.uci.get("network", iface, "proto", "")
+    if proto in ("pppoe", "pppoa"):
+        return f"{proto}-{iface}"
+    return ctx.uci.get("network", iface, "device", "")
+
+
+def server_device(item):
+    """The device of a dnsmasq ``server`` item's ``@<device>`` ('' for none, or a source
+    address)."""
+    tail = item.rpartition("/")[2]
+    device = tail.partition("@")[2]
+    try:
+        ipaddress.ip_address(device)
+        return ""
+    except ValueError:
+        return device
+
+
 class Forwardings:
-    """``DNS.Relay.Forwarding.{i}.``: dnsmasq's ``server`` entries (Static, writable) and,
-    unless ``noresolv``, the upstream servers netifd learnt (read-only: written by the
-    network, keyed ``auto:<address>``)."""
+    """``DNS.Relay.Forwarding.{i}.``: dnsmasq's ``server`` entries (Static, writable; an
+    ``@<device>`` suffix is their Interface) and, unless ``noresolv``, the upstream servers
+    netifd learnt (read-only: written by the network, keyed ``auto:<address>``)."""
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -767,12 +787,18 @@ class Forwardings:
         if key.startswith("auto:"):
             server, iface = self.auto.get(key, (key[5:], ""))
             values = {"Enable": "1", "Status": "Enabled", "DNSServer": server,
+                      "Interface": interface_path(self.ctx, iface),
                       "Type": self._type(server, iface)}
             return values.get(relname, "")
         item, enabled = self.entries.get(DNSMASQ, key)
         values = {"Enable": "1" if enabled else "0", "DNSServer": server_address(item),
-                  "Status": "Enabled" if enabled else "Disabled", "Type": "Static"}
+                  "Status": "Enabled" if enabled else "Disabled", "Type": "Static",
+                  "Interface": interface_path(self.ctx, self._interface(server_device(item)))}
         return values.get(relname, "")
+
+    def _interface(self, device):
+        return next((iface for iface, _ in self.ctx.uci.sections("network", "interface")
+                     if device and l3_device(self.ctx, iface) == device), "")
 
     def _type(self, server, iface):
         if self.ctx.uci.get("network", iface, "proto", "") in ("pppoe", "pppoa", "ppp"):
@@ -790,6 +816,13 @@ class Forwardings:
             old = server_address(item)
             at = item.rfind(old) if old else len(item)
             self.entries.update(DNSMASQ, key, item=item[:at] + value + item[at + len(old):])
+        elif relname == "Interface":
+            item, _ = self.entries.get(DNSMASQ, key)
+            device = server_device(item)
+            base = item[: -len(device) - 1] if device else item
+            iface = _interface_key(self.ctx, value)
+            self.entries.update(DNSMASQ, key, item=base + (
+                f"@{l3_device(self.ctx, iface)}" if iface else ""))
         else:
             raise OSError(f"{relname} cannot be written")
 
