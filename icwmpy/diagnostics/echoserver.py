@@ -80,12 +80,20 @@ class EchoService:
         self.port = None        # the port bound (UDPPort 0: one the kernel chose)
         self._config = None
         self._applying = None
+        self._again = False
         self._save = None
 
     def changed(self):
-        """A parameter under the diagnostics objects changed: apply it (once at a time)."""
+        """A parameter under the diagnostics objects changed: apply it, one apply at a time,
+        and once more when it changed again meanwhile."""
+        self._again = True
         if self._applying is None or self._applying.done():
-            self._applying = asyncio.ensure_future(self.apply())
+            self._applying = asyncio.ensure_future(self._follow())
+
+    async def _follow(self):
+        while self._again:
+            self._again = False
+            await self.apply()
 
     async def apply(self):
         """Listen as UDPEchoConfig now says (nothing before the ACS ever wrote it: a fleet's
@@ -102,7 +110,7 @@ class EchoService:
                               request["SourceIPAddress"], request.flag("EchoPlusEnabled"))
         if config == self._config:
             return
-        await self.close()
+        await self._stop()
         self._config = config
         if config is None:
             return
@@ -136,6 +144,13 @@ class EchoService:
         self.store[NAMESPACE].set(TEST, rec)
 
     async def close(self):
+        """The Agent stops: no apply any more, no responder."""
+        if self._applying is not None:
+            self._applying.cancel()
+            await asyncio.gather(self._applying, return_exceptions=True)
+        await self._stop()
+
+    async def _stop(self):
         if self._save is not None:
             self._save.cancel()
             self._save = None
