@@ -48,7 +48,7 @@ class Unresolved(Exception):
     """A host name that gives no address of the family asked for."""
 
 
-async def resolve(host, family=socket.AF_UNSPEC, kind=socket.SOCK_DGRAM):
+async def resolve(host, family=socket.AF_UNSPEC):
     """(family, address) of ``host`` (a name or a literal), IPv4 first for Any as ping
     does; Unresolved when it has none."""
     host = (host or "").strip().strip("[]")
@@ -56,7 +56,7 @@ async def resolve(host, family=socket.AF_UNSPEC, kind=socket.SOCK_DGRAM):
         raise Unresolved("no host")
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, family=family,
-                                                             type=kind)
+                                                             type=socket.SOCK_DGRAM)
     except (socket.gaierror, UnicodeError) as e:
         raise Unresolved(str(e)) from None
     infos.sort(key=lambda info: info[0] != socket.AF_INET)

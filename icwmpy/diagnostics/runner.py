@@ -130,7 +130,7 @@ class Diagnostics:
             try:
                 request = await self.run_model(self._begin, test, run)
             except BadInterface as e:
-                request, outcome = None, Outcome("Error_Other")
+                outcome = Outcome("Error_Other")
                 self.log.warning("diagnostics %s: interface %s does not exist", test, e)
             else:
                 if request is None:
