@@ -478,3 +478,33 @@ def test_references_between_tables_follow_the_cpe_numbering(tmp_path):
         assert refs.key("Device.WiFi.Radio.1.") == "radio0"
         assert refs.key("Device.WiFi.Radio.7") is None
         assert refs.key("Device.WiFi.Nothing.1") is None
+
+
+def refuse_odd(ctx, value, **_):
+    """A setter of a device that takes even numbers only (for the test below)."""
+    from icwmpy.faults import CwmpFault
+    if int(value) % 2:
+        raise CwmpFault(9007, f"{value} is odd")
+
+
+def test_a_value_the_backend_refuses_is_9007_and_nothing_stays_staged(tmp_path):
+    from icwmpy.config.uci import Uci
+    from icwmpy.faults import CwmpFault
+    from icwmpy.model import DataModel
+    from icwmpy.model.schema import Definitions
+    from icwmpy.store import Store
+
+    (tmp_path / "box").write_text("config box 'main'\n\toption name 'one'\n")
+    defs = Definitions()
+    defs.load({"Device.Box.": {
+        "Name": {"type": "string", "access": "readWrite", "uci": "box.main.name"},
+        "Even": {"type": "unsignedInt", "access": "readWrite", "python": "icwmpy.backends.system:env",
+                 "args": {"name": "NOTHING"}, "setter": "test_model:refuse_odd"}}})
+    uci = Uci(str(tmp_path))
+    model = DataModel(defs, uci, Store(str(tmp_path / "state")))
+    with pytest.raises(CwmpFault) as fault:
+        model.set_values([("Device.Box.Name", "two", None), ("Device.Box.Even", "3", None)])
+    assert fault.value.code == 9003
+    assert fault.value.details == [("Device.Box.Even", 9007, "3 is odd")]
+    assert uci.changed() == set() and uci.get("box", "main", "name") == "one"
+    assert model.set_values([("Device.Box.Even", "4", None)]) == 0

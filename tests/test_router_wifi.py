@@ -309,10 +309,10 @@ def test_bad_values_are_refused_and_nothing_is_written(router):
                         (f"{AP}1.SSIDReference", "Device.IP.Interface.1")):
         assert router.fault("set", name, value) == "9007", name
     assert router.fault("set", "Device.WiFi.Radio.1.Name", "radio7") == "9008"
-    # values of the right form that this radio cannot take: the backend refuses them
-    assert router.fault("set", "Device.WiFi.Radio.2.Channel", "6") == "9002"
-    assert router.fault("set", "Device.WiFi.Radio.1.OperatingStandards", "ac") == "9002"
-    assert router.fault("set", f"{AP}1.SSIDReference", "Device.WiFi.SSID.2") == "9002"
+    # values of the right form that this radio cannot take: the backend refuses them (9007)
+    assert router.fault("set", "Device.WiFi.Radio.2.Channel", "6") == "9007"
+    assert router.fault("set", "Device.WiFi.Radio.1.OperatingStandards", "ac") == "9007"
+    assert router.fault("set", f"{AP}1.SSIDReference", "Device.WiFi.SSID.2") == "9007"
     assert router.text() == before
 
 

@@ -456,6 +456,8 @@ class DataModel:
                     old = p.backend.get(self.ctx, keys, name)
                     try:
                         p.backend.set(self.ctx, keys, name, value)
+                    except CwmpFault as f:   # a value the device refuses (9007 and the like)
+                        raise CwmpFault(9003, details=[(name, f.code, f.message)]) from f
                     except Exception as e:
                         raise CwmpFault(9002, details=[(name, 9002, f"Internal error: {e}")]) from e
                     applied.append((name, p, keys, old))
@@ -464,6 +466,7 @@ class DataModel:
                 with contextlib.suppress(Exception):
                     if old is not None:
                         p.backend.set(self.ctx, keys, name, old)
+            self._revert_uci()   # what restoring staged again in UCI is no change
             raise
         if notify:
             self._notify({name: value for name, _, _, value in plan})
