@@ -3,11 +3,12 @@
 Reads and writes go through the real CLI (``icwmpd -c``) and a real daemon session
 (SetParameterValues/AddObject from the test ACS); what was written is checked in the UCI
 file afterwards. The neighbour table and the DHCP client's address come from a real
-kernel: a network namespace made here, with a LAN bridge, a WAN port and an IPTV VLAN,
-the CLI running inside it.
+kernel: a network namespace made here, with a LAN bridge, a WAN port and the IPTV
+device, the CLI running inside it.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,7 +58,7 @@ class Router:
         """The fault code of a CLI command that must fail."""
         done = self.cli(*words)
         assert done.returncode == 1, done.stdout
-        return done.stderr.split()[1].rstrip(":")
+        return re.search(r"^Fault (\d+):", done.stderr, re.M).group(1)
 
     def add(self, table):
         done = self.cli("add", table)
