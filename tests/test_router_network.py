@@ -157,6 +157,14 @@ def test_ip_interfaces_are_the_interface_sections_on_their_devices(router, netns
     assert (v[wan6 + "IPv6Prefix.1.Prefix"], v[wan6 + "IPv6Prefix.1.Origin"]) == \
         ("2001:db8:1200::/56", "PrefixDelegation")
     assert v[wan + "IPv6PrefixNumberOfEntries"] == "0"
+    child = next(k[: -len("Prefix")] for k in v if k.startswith(lan + "IPv6Prefix.")
+                 and v[k] == "2001:db8:1200:10::/64")
+    assert v[child + "ParentPrefix"] == wan6 + "IPv6Prefix.1"
+    assert (v[child + "StaticType"], v[wan6 + "IPv6Prefix.1.StaticType"]) == \
+        ("Inapplicable", "Inapplicable")
+    address = next(k[: -len("IPAddress")] for k in v if k.startswith(lan + "IPv6Address.")
+                   and v[k] == "2001:db8:1200:10::1")
+    assert v[address + "Prefix"] == child.rstrip(".")
     assert "2001:db8:1200::/56" not in {
         v[k] for k in v if k.startswith("Device.Routing.") and k.endswith("DestIPPrefix")}
 
@@ -213,6 +221,19 @@ def test_ppp_interface_from_config_and_kernel(router, netns):
     assert v[ppp + "IPCP.LocalIPAddress"] == "100.64.1.2"
     assert v[ppp + "IPCP.RemoteIPAddress"] == "100.64.0.1"
     assert (v[ppp + "PPPoE.ACName"], v[ppp + "PPPoE.ServiceName"]) == ("BRAS-01", "internet")
+    assert (v[ppp + "MaxMRUSize"], v[ppp + "ConnectionTrigger"], v[ppp + "LCPEcho"]) == \
+        ("1492", "AlwaysOn", "0")
+    for name, value, option, written in (("LCPEcho", "10", "keepalive", "5 10"),
+                                         ("LCPEchoRetry", "3", "keepalive", "3 10"),
+                                         ("ConnectionTrigger", "OnDemand", "demand", "300"),
+                                         ("IdleDisconnectTime", "600", "demand", "600"),
+                                         ("MaxMRUSize", "1480", "mtu", "1480"),
+                                         ("ConnectionTrigger", "Manual", "auto", "0")):
+        done = cli(router, "set", ppp + name, value)
+        assert done.returncode == 0, done.stderr
+        assert network(router).get("network", "wan", option) == written
+    after = values(router, ppp)
+    assert (after[ppp + "ConnectionTrigger"], after[ppp + "LCPEchoRetry"]) == ("Manual", "3")
 
 
 def test_routes_static_from_config_and_learnt_from_the_kernel(router, netns):

@@ -333,6 +333,10 @@ class IPAddresses(system.Addresses):
                 "AddressingType": "Static"}.get(relname, "")
 
     def _kernel(self, iface, key, relname):
+        if relname == "Prefix":   # the IPv6Prefix of its interface that it is from
+            prefix = ipaddress.IPv6Network(key, strict=False)
+            return ref(self.ctx, f"{ref(self.ctx, 'Device.IP.Interface.', iface)}.IPv6Prefix.",
+                       str(prefix))
         value = super().get((iface, key), relname)
         proto = self.net.interfaces.get(iface, {}).get("proto", "")
         if relname == "AddressingType":
@@ -414,6 +418,19 @@ class IPv6Prefixes(NetworkTable):
             return prefix
         if relname == "Origin":
             return origin
+        if relname == "StaticType":
+            return "Static" if origin == "Static" else "Inapplicable"
+        if relname == "ParentPrefix" and origin == "Child":
+            return self._parent(ipaddress.IPv6Network(prefix))
+        return ""
+
+    def _parent(self, prefix):
+        """The path of the delegated prefix a Child prefix was taken from."""
+        dhcpv6 = [i for i, o in self.net.interfaces.items() if o.get("proto") == "dhcpv6"]
+        for parent in delegated_prefixes() if dhcpv6 else []:
+            if prefix.subnet_of(ipaddress.IPv6Network(parent)):
+                table = f"{ref(self.ctx, 'Device.IP.Interface.', dhcpv6[0])}.IPv6Prefix."
+                return ref(self.ctx, table, parent)
         return ""
 
 
@@ -558,16 +575,54 @@ class PPPInterfaces(NetworkTable):
             return found.get("address" if relname.endswith("LocalIPAddress") else "peer", "")
         if relname == "IPCP.DNSServers":
             return ",".join(s for s in resolv_servers(iface, self.resolv) if ":" not in s)
+        if relname == "MaxMRUSize":   # ppp.sh gives pppd 'mtu N mru N'
+            return opts.get("mtu", "1492" if opts.get("proto") == "pppoe" else "1500")
+        if relname == "ConnectionTrigger":
+            if opts.get("auto") == "0":
+                return "Manual"
+            return "OnDemand" if _int_option(opts, "demand") else "AlwaysOn"
+        if relname == "IdleDisconnectTime":
+            return str(_int_option(opts, "demand"))
+        if relname in ("LCPEcho", "LCPEchoRetry"):
+            return str(_keepalive(opts)[relname == "LCPEchoRetry"])
         return ""
 
     OPTIONS = {"Username": "username", "Password": "password", "PPPoE.ACName": "ac",
-               "PPPoE.ServiceName": "service"}
+               "PPPoE.ServiceName": "service", "MaxMRUSize": "mtu", "IdleDisconnectTime": "demand"}
 
     def set(self, keys, relname, value):
         iface = keys[-1]
+        current = self.ctx.uci.options("network", iface) or {}   # with this transaction's sets
         if relname == "Enable":
             self.uci_set(iface, "disabled", "" if value == "1" else "1")
         elif relname in self.OPTIONS:
-            self.uci_set(iface, self.OPTIONS[relname], value)
+            self.uci_set(iface, self.OPTIONS[relname], "" if value == "0" else value)
+        elif relname == "ConnectionTrigger":
+            self.uci_set(iface, "auto", "0" if value == "Manual" else "")
+            demand = str(_int_option(current, "demand") or 300) if value == "OnDemand" else ""
+            self.uci_set(iface, "demand", demand)
+        elif relname in ("LCPEcho", "LCPEchoRetry"):
+            echo, retry = _keepalive(current)
+            echo, retry = (int(value), retry) if relname == "LCPEcho" else (echo, int(value))
+            self.uci_set(iface, "keepalive", f"{retry or 5} {echo}" if echo else "")
         else:
             raise OSError(f"{relname} cannot be written")
+
+
+def _int_option(opts, name):
+    try:
+        return int(opts.get(name) or 0)
+    except ValueError:
+        return 0
+
+
+def _keepalive(opts):
+    """(LCP echo interval, failures) of ppp.sh's ``keepalive 'failures [interval]'`` (interval
+    5 when not given); (0, 0) when there is none."""
+    fields = (opts.get("keepalive") or "").replace(",", " ").split()
+    try:
+        failures = int(fields[0]) if fields else 0
+        interval = int(fields[1]) if len(fields) > 1 else 5
+    except ValueError:
+        return 0, 0
+    return (interval, failures) if failures > 0 else (0, 0)
