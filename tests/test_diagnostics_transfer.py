@@ -189,6 +189,36 @@ async def test_http_upload(cpe):
     check_times(v)
 
 
+async def slow_sink(received):
+    """A server that takes an upload of any length slowly (64 KiB per 10 ms: TCP flow
+    control holds the client back), counting what it reads in ``received``."""
+    async def serve(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        while chunk := await reader.read(65536):
+            received.append(len(chunk))
+            await asyncio.sleep(0.01)
+        writer.close()
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+@on_loop
+async def test_time_based_upload_sends_until_the_duration_with_incremental_results(cpe):
+    received = []
+    server = await slow_sink(received)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        v = await cpe.run(UP, UploadURL=f"http://127.0.0.1:{port}/up", TestFileLength=1000,
+                          TimeBasedTestDuration=2, TimeBasedTestMeasurementInterval=1)
+    finally:
+        server.close()
+    assert v["DiagnosticsState"] == "Complete"
+    assert 1.9 < moment(v["EOMTime"]) - moment(v["BOMTime"]) < 3.0
+    assert int(v["TestBytesSent"]) > 1000   # TestFileLength is for tests not based on time
+    increments = rows(v, "IncrementalResult")
+    assert len(increments) == 2 and all(int(r["TestBytesSent"]) > 0 for r in increments)
+    assert sum(received) > 0
+
+
 @on_loop
 async def test_ftp_upload(cpe, ftp):
     url, root = ftp

@@ -30,6 +30,7 @@ IP_RESOLVE = {socket.AF_INET: pycurl.IPRESOLVE_V4, socket.AF_INET6: pycurl.IPRES
               socket.AF_UNSPEC: pycurl.IPRESOLVE_WHATEVER}
 STALL_SECONDS = 30     # below 1 byte/s for this long: Error_Timeout
 CONNECT_SECONDS = 30
+UNBOUNDED = 1 << 62
 # libcurl CURLE_* -> DiagnosticsState, per direction ("down", "up"); default Error_Other
 ERRORS = {
     pycurl.E_COULDNT_RESOLVE_HOST: "Error_CannotResolveHostName",
@@ -103,7 +104,9 @@ class Connection:
         self.first = None       # first test byte moved
         self.started = None
         self.stopped = False    # ended by the time-based duration
-        self.left = request.int("TestFileLength") if direction == "up" else 0
+        # a time-based upload sends until the deadline, in a body of unknown length
+        self.left = (request.int("TestFileLength") if not deadline else UNBOUNDED) \
+            if direction == "up" else 0
         easy = self.easy = pycurl.Curl()
         easy.setopt(pycurl.URL, request["DownloadURL" if direction == "down" else "UploadURL"])
         easy.setopt(pycurl.IPRESOLVE, IP_RESOLVE[request.family])
@@ -118,8 +121,9 @@ class Connection:
             easy.setopt(pycurl.WRITEFUNCTION, self._write)
         else:
             easy.setopt(pycurl.UPLOAD, True)
+            easy.setopt(pycurl.HTTPHEADER, ["Expect:"])   # no second's wait for a 100 first
             easy.setopt(pycurl.READFUNCTION, self._read)
-            easy.setopt(pycurl.INFILESIZE_LARGE, self.left)
+            easy.setopt(pycurl.INFILESIZE_LARGE, -1 if deadline else self.left)
 
     def _sockopt(self, fd, purpose):
         dscp, priority = self.request.int("DSCP"), self.request.int("EthernetPriority")
