@@ -117,7 +117,11 @@ def test_clients_are_the_leases_of_each_pool(router):
     assert lan == {"00:11:32:A4:5B:C8": ("1", "192.168.1.10", "2030-01-01T00:00:00Z"),
                    "A4:83:E7:3C:91:0D": ("1", "192.168.1.142", "2029-12-31T23:00:00Z"),
                    "3C:22:FB:6A:02:E4": ("0", "192.168.1.187", "2023-11-14T22:13:20Z")}
+    options = f"{POOL}1.Client.2.Option."                      # what iPhone-Anna sent
+    assert [(values[f"{options}{n}.Tag"], values[f"{options}{n}.Value"]) for n in (1, 2)] \
+        == [("12", b"iPhone-Anna".hex().upper()), ("61", "01A483E73C910D")]
     assert values[f"{POOL}2.Client.1.Chaddr"] == "B8:27:EB:5D:A1:07"
+    assert values[f"{POOL}2.Client.1.OptionNumberOfEntries"] == "1"   # no client id sent
     assert values[f"{POOL}2.Client.1.IPv4Address.1.LeaseTimeRemaining"] == "9999-12-31T23:59:59Z"
 
 

@@ -125,7 +125,8 @@ def lease_text(seconds):
 
 
 def read_leases(ctx):
-    """dnsmasq's DHCPv4 leases: [(expiry, mac, ip, hostname)] (expiry 0: infinite).
+    """dnsmasq's DHCPv4 leases: [(expiry, mac, ip, hostname, clientid)] (expiry 0:
+    infinite; '' for a hostname or client id the client did not send).
 
     The file (``dhcp.@dnsmasq[0].leasefile``) has one lease a line, ``expiry mac ip
     hostname clientid``; DHCPv6 leases follow a ``duid`` line and are left out.
@@ -142,8 +143,8 @@ def read_leases(ctx):
         if fields[:1] == ["duid"]:
             break
         if len(fields) >= 4 and fields[0].isdigit() and ":" not in fields[2]:
-            out.append((int(fields[0]), fields[1].lower(), fields[2],
-                        "" if fields[3] == "*" else fields[3]))
+            name, clientid = (("" if f == "*" else f) for f in (fields + ["*"])[3:5])
+            out.append((int(fields[0]), fields[1].lower(), fields[2], name, clientid))
     return out
 
 
@@ -557,7 +558,7 @@ class PoolClients:
     def instances(self, keys):
         net = subnet(self.ctx, self.ctx.uci.get(PKG, keys[-1], "interface", ""))
         clients = self.snapshot[keys[-1]] = {}
-        for expiry, mac, ip, _ in read_leases(self.ctx):
+        for expiry, mac, ip, _, _ in read_leases(self.ctx):
             if net is not None and ipaddress.IPv4Address(ip) in net.network:
                 clients.setdefault(mac, []).append(expiry)
         return list(clients)
@@ -580,7 +581,7 @@ class ClientAddresses:
         self.snapshot = {}
 
     def instances(self, keys):
-        found = self.snapshot[keys[-1]] = {ip: expiry for expiry, mac, ip, _
+        found = self.snapshot[keys[-1]] = {ip: expiry for expiry, mac, ip, _, _
                                            in read_leases(self.ctx) if mac == keys[-1]}
         return list(found)
 
@@ -590,6 +591,32 @@ class ClientAddresses:
         if relname == "LeaseTimeRemaining":
             expiry = self.snapshot.get(keys[-2], {}).get(keys[-1])
             return format_datetime(None) if expiry is None else lease_expiry(expiry)
+        return ""
+
+
+class ClientOptions:
+    """``Pool.{i}.Client.{i}.Option.{i}.``: what dnsmasq keeps of the options a client
+    sent: its host name (12) and client identifier (61), keyed by tag."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.snapshot = {}
+
+    def instances(self, keys):
+        options = self.snapshot[keys[-1]] = {}
+        for _, mac, _, name, clientid in read_leases(self.ctx):
+            if mac == keys[-1]:
+                if name:
+                    options["12"] = name.encode().hex().upper()
+                if clientid:
+                    options["61"] = clientid.replace(":", "").upper()
+        return list(options)
+
+    def get(self, keys, relname):
+        if relname == "Tag":
+            return keys[-1]
+        if relname == "Value":
+            return self.snapshot.get(keys[-2], {}).get(keys[-1], "")
         return ""
 
 

@@ -109,7 +109,7 @@ class Hosts:
                 "" if os.path.isdir(f"{SYS_NET}/{device}/bridge") else device)
         pools = {p: dhcp.subnet(ctx, ctx.uci.get(dhcp.PKG, p, "interface", ""))
                  for p in dhcp.Pools(ctx).instances(())}
-        for expiry, mac, ip, name in dhcp.read_leases(ctx):
+        for expiry, mac, ip, name, _ in dhcp.read_leases(ctx):
             if not dhcp.lease_active(expiry):
                 continue
             entry = host(mac)
