@@ -73,6 +73,11 @@ def _network_devices(ctx):
     return out
 
 
+def _entry(hosts, mac):
+    return hosts.setdefault(mac, {"v4": [], "v6": [], "name": "", "iface": "", "port": "",
+                                  "active": False})
+
+
 class Hosts:
     """``Hosts.Host.{i}.``, keyed by MAC address; one snapshot of leases, neighbours and
     static host names per listing."""
@@ -83,16 +88,32 @@ class Hosts:
 
     def instances(self, keys):
         ctx = self.ctx
-        router = is_router(ctx)
-        devices = _network_devices(ctx) if router else {}
-        served = {ctx.uci.get(dhcp.PKG, p, "interface") for p in dhcp.Pools(ctx).instances(())}
-        lan = {dev: iface for dev, iface in devices.items() if iface in served}
+        served = [ctx.uci.get(dhcp.PKG, p, "interface", "") for p in dhcp.Pools(ctx).instances(())]
+        pools = {iface: dhcp.subnet(ctx, iface) for iface in served}   # interface: its subnet
         hosts = {}
+        self._neighbours(hosts, pools)
+        for expiry, mac, ip, name, _ in dhcp.read_leases(ctx):
+            if dhcp.lease_active(expiry):
+                entry = _entry(hosts, mac)
+                if ip not in entry["v4"]:
+                    entry["v4"].insert(0, ip)
+                entry["name"] = entry["name"] or name
+                entry["iface"] = entry["iface"] or next(
+                    (iface for iface, net in pools.items()
+                     if net and ipaddress.IPv4Address(ip) in net.network), "")
+        for section, _ in ctx.uci.sections(dhcp.PKG, "host"):
+            for mac in dhcp.as_list(ctx.uci.get(dhcp.PKG, section, "mac")):
+                if mac.lower() in hosts and not hosts[mac.lower()]["name"]:
+                    hosts[mac.lower()]["name"] = ctx.uci.get(dhcp.PKG, section, "name", "")
+        self.snapshot = hosts
+        return list(hosts)
 
-        def host(mac):
-            return hosts.setdefault(mac, {"v4": [], "v6": [], "name": "", "iface": "",
-                                          "port": "", "active": False})
-
+    def _neighbours(self, hosts, pools):
+        """Add the neighbours on the LAN (on a router: the devices of the interfaces the
+        DHCP ``pools`` serve) to ``hosts``."""
+        router = is_router(self.ctx)
+        lan = {dev: iface for dev, iface in _network_devices(self.ctx).items()
+               if iface in pools} if router else {}
         try:
             found = [(4, n) for n in neighbours(4)] + [(6, n) for n in neighbours(6)]
             ports = bridge_ports()
@@ -101,32 +122,12 @@ class Hosts:
         for family, (address, mac, device) in found:
             if (router and device not in lan) or device == "lo":
                 continue
-            entry = host(mac)
+            entry = _entry(hosts, mac)
             entry["v4" if family == 4 else "v6"].append(address)
             entry["active"] = True
             entry["iface"] = entry["iface"] or (lan[device] if router else device)
             entry["port"] = ports.get(mac) or (
                 "" if os.path.isdir(f"{SYS_NET}/{device}/bridge") else device)
-        pools = {p: dhcp.subnet(ctx, ctx.uci.get(dhcp.PKG, p, "interface", ""))
-                 for p in dhcp.Pools(ctx).instances(())}
-        for expiry, mac, ip, name, _ in dhcp.read_leases(ctx):
-            if not dhcp.lease_active(expiry):
-                continue
-            entry = host(mac)
-            if ip not in entry["v4"]:
-                entry["v4"].insert(0, ip)
-            entry["name"] = entry["name"] or name
-            if not entry["iface"]:
-                entry["iface"] = next((ctx.uci.get(dhcp.PKG, p, "interface", "")
-                                       for p, net in pools.items()
-                                       if net and ipaddress.IPv4Address(ip) in net.network), "")
-        for section, _ in ctx.uci.sections(dhcp.PKG, "host"):
-            name = ctx.uci.get(dhcp.PKG, section, "name", "")
-            for mac in dhcp.as_list(ctx.uci.get(dhcp.PKG, section, "mac")):
-                if mac.lower() in hosts and not hosts[mac.lower()]["name"]:
-                    hosts[mac.lower()]["name"] = name
-        self.snapshot = hosts
-        return list(hosts)
 
     def get(self, keys, relname):
         entry = self.snapshot.get(keys[-1])
