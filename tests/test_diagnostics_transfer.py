@@ -96,6 +96,7 @@ async def test_http_download(cpe, host):
         await server.stop()
     assert v["DiagnosticsState"] == "Complete" and v["IPAddressUsed"] == host
     assert SIZE < int(v["TestBytesReceived"]) < SIZE + 1000    # the body and its headers
+    assert v["TestBytesReceivedUnderFullLoading"] == str(SIZE)   # one connection: all of it
     check_times(v)
     assert int(v["TotalBytesReceived"]) > SIZE   # lo's counters, IP headers included
     assert int(v["TotalBytesSent"]) > SIZE       # ... and on lo what is received was sent
@@ -143,6 +144,7 @@ async def test_several_connections_each_with_its_results(cpe):
     assert int(v["TestBytesReceived"]) == sum(int(r["TestBytesReceived"]) for r in per)
     assert v["ROMTime"] == min(r["ROMTime"] for r in per)
     assert v["EOMTime"] == max(r["EOMTime"] for r in per)
+    assert 0 <= int(v["TestBytesReceivedUnderFullLoading"]) <= 3 * SIZE
     assert int(v["PeriodOfFullLoading"]) >= 0
 
 

@@ -15,7 +15,6 @@ TimeBasedTestMeasurementInterval from BOMTime + offset is one IncrementalResult.
 """
 
 import asyncio
-import bisect
 import errno
 import socket
 import time
@@ -73,25 +72,29 @@ def counters(device):
 
 
 class Progress:
-    """Test bytes of all connections over time, for IncrementalResult and full loading."""
+    """Test bytes of all connections, and those moved under full loading: from the moment
+    the last connection began (its first byte) to the moment the first one ended."""
 
-    def __init__(self):
-        self.times, self.totals = [], []
+    def __init__(self, connections):
+        self.connections = connections
         self.total = 0
+        self.full_start = None   # total when the last connection began
+        self.full_end = None     # total when the first connection ended
 
-    def add(self, count):
+    def add(self, count, first):
+        if first and self.full_end is None and all(c.first for c in self.connections):
+            self.full_start = self.total
         self.total += count
-        now = time.time()
-        if self.times and now - self.times[-1] < 0.001:
-            self.totals[-1] = self.total
-        else:
-            self.times.append(now)
-            self.totals.append(self.total)
 
-    def at(self, moment):
-        """Test bytes moved by ``moment``."""
-        index = bisect.bisect_right(self.times, moment)
-        return self.totals[index - 1] if index else 0
+    def ended(self):
+        if self.full_end is None:
+            self.full_end = self.total
+
+    @property
+    def under_full_loading(self):
+        if self.full_start is None or self.full_end is None:
+            return 0
+        return max(0, self.full_end - self.full_start)
 
 
 class Connection:
@@ -140,10 +143,11 @@ class Connection:
         return 0
 
     def _moved(self, count):
-        if self.first is None:
+        first = self.first is None
+        if first:
             self.first = time.time()
         self.moved += count
-        self.progress.add(count)
+        self.progress.add(count, first)
 
     def _write(self, data):
         self._moved(len(data))
@@ -168,6 +172,7 @@ class Connection:
         except TransportError as e:
             if not (self.stopped and e.code == pycurl.E_ABORTED_BY_CALLBACK):
                 raise
+        self.progress.ended()
 
     def error(self, e):
         """The DiagnosticsState of a failed transfer."""
@@ -216,9 +221,10 @@ async def measure(request, direction, test_bytes):
     ``test_bytes`` names the test-bytes results ("TestBytesReceived" / "TestBytesSent")."""
     count = max(1, request.int("NumberOfConnections"))
     duration = request.int("TimeBasedTestDuration")
-    progress = Progress()
     deadline = time.time() + duration if duration else None
-    connections = [Connection(request, direction, progress, deadline) for _ in range(count)]
+    connections = []
+    progress = Progress(connections)
+    connections += [Connection(request, direction, progress, deadline) for _ in range(count)]
     curl = CurlLoop()
     sampler = asyncio.create_task(increments(request, progress, connections, duration,
                                              test_bytes))
@@ -266,7 +272,7 @@ def _outcome(request, connections, test_bytes, progress, rows, totals):
         "TCPOpenResponseTime": utc_micro(max(m["TCPOpenResponseTime"] for m in measured)),
         test_bytes: str(sum(m["test"] for m in measured)),
         "TotalBytesReceived": str(rx), "TotalBytesSent": str(tx),
-        test_bytes + "UnderFullLoading": str(progress.at(full_end) - progress.at(full_begin)),
+        test_bytes + "UnderFullLoading": str(progress.under_full_loading),
         "TotalBytesReceivedUnderFullLoading": str(rx), "TotalBytesSentUnderFullLoading": str(tx),
         "PeriodOfFullLoading": str(round(full * 1000000)),
     }
