@@ -105,7 +105,7 @@ def test_pools_are_the_served_dhcp_sections(router):
     assert values[guest + "LeaseTime"] == "3600"
     assert values[guest + "DNSServers"] == "192.168.2.1"   # no option 6: the router itself
     assert [values[f"{lan}StaticAddress.{n}.{p}"] for n in (1, 2) for p in ("Chaddr", "Yiaddr")] \
-        == ["00:11:32:A4:5B:C8", "192.168.1.10", "D8:BB:C1:0E:7F:21", "192.168.1.20"]
+        == ["00:11:32:a4:5b:c8", "192.168.1.10", "d8:bb:c1:0e:7f:21", "192.168.1.20"]
     assert (values[lan + "Option.1.Tag"], values[lan + "Option.1.Value"]) == ("6", "C0A80101")
 
 
@@ -114,13 +114,13 @@ def test_clients_are_the_leases_of_each_pool(router):
     lan = {values[f"{POOL}1.Client.{n}.Chaddr"]: (
         values[f"{POOL}1.Client.{n}.Active"], values[f"{POOL}1.Client.{n}.IPv4Address.1.IPAddress"],
         values[f"{POOL}1.Client.{n}.IPv4Address.1.LeaseTimeRemaining"]) for n in (1, 2, 3)}
-    assert lan == {"00:11:32:A4:5B:C8": ("1", "192.168.1.10", "2030-01-01T00:00:00Z"),
-                   "A4:83:E7:3C:91:0D": ("1", "192.168.1.142", "2029-12-31T23:00:00Z"),
-                   "3C:22:FB:6A:02:E4": ("0", "192.168.1.187", "2023-11-14T22:13:20Z")}
+    assert lan == {"00:11:32:a4:5b:c8": ("1", "192.168.1.10", "2030-01-01T00:00:00Z"),
+                   "a4:83:e7:3c:91:0d": ("1", "192.168.1.142", "2029-12-31T23:00:00Z"),
+                   "3c:22:fb:6a:02:e4": ("0", "192.168.1.187", "2023-11-14T22:13:20Z")}
     options = f"{POOL}1.Client.2.Option."                      # what iPhone-Anna sent
     assert [(values[f"{options}{n}.Tag"], values[f"{options}{n}.Value"]) for n in (1, 2)] \
         == [("12", b"iPhone-Anna".hex().upper()), ("61", "01A483E73C910D")]
-    assert values[f"{POOL}2.Client.1.Chaddr"] == "B8:27:EB:5D:A1:07"
+    assert values[f"{POOL}2.Client.1.Chaddr"] == "b8:27:eb:5d:a1:07"
     assert values[f"{POOL}2.Client.1.OptionNumberOfEntries"] == "1"   # no client id sent
     assert values[f"{POOL}2.Client.1.IPv4Address.1.LeaseTimeRemaining"] == "9999-12-31T23:59:59Z"
 
@@ -219,9 +219,10 @@ def test_static_addresses_added_and_deleted(router):
     router.set(static + "Chaddr", "02:AA:BB:CC:DD:EE")
     router.set(static + "Yiaddr", "192.168.1.30")
     router.set(static + "Enable", "1")
+    assert router.value(static + "Chaddr") == "02:AA:BB:CC:DD:EE"   # read back as written
     hosts = {name: Uci(str(router.conf)).options("dhcp", name)
              for name, _ in Uci(str(router.conf)).sections("dhcp", "host")}
-    assert hosts["host_3"] == {"dhcp": "lan", "enable": "1", "mac": "02:aa:bb:cc:dd:ee",
+    assert hosts["host_3"] == {"dhcp": "lan", "enable": "1", "mac": "02:AA:BB:CC:DD:EE",
                                "ip": "192.168.1.30"}
     assert router.fault("set", static + "Yiaddr", "192.168.2.30") == "9002"  # not this pool
     assert router.value(POOL + "2.StaticAddressNumberOfEntries") == "0"

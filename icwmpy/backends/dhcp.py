@@ -456,7 +456,7 @@ class StaticAddresses:
         if relname == "Enable":
             return "1" if _true(self.ctx.uci.get(PKG, host, "enable"), True) else "0"
         if relname == "Chaddr":
-            return ",".join(as_list(self.ctx.uci.get(PKG, host, "mac"))).upper()
+            return ",".join(as_list(self.ctx.uci.get(PKG, host, "mac")))
         if relname == "Yiaddr":
             return self.ctx.uci.get(PKG, host, "ip", "")
         return ""
@@ -466,7 +466,7 @@ class StaticAddresses:
         if relname == "Enable":
             self.ctx.uci.set(PKG, host, "enable", value)
         elif relname == "Chaddr":
-            self.ctx.uci.set(PKG, host, "mac", value.lower())
+            self.ctx.uci.set(PKG, host, "mac", value)   # as given: an ACS compares it
         elif relname == "Yiaddr":
             net = subnet(self.ctx, self.ctx.uci.get(PKG, pool, "interface", ""))
             if net is not None and ipaddress.IPv4Address(value) not in net.network:
@@ -565,7 +565,7 @@ class PoolClients:
 
     def get(self, keys, relname):
         if relname == "Chaddr":
-            return keys[-1].upper()
+            return keys[-1]
         if relname == "Active":
             expiries = self.snapshot.get(keys[-2], {}).get(keys[-1], [])
             return "1" if any(lease_active(expiry) for expiry in expiries) else "0"
