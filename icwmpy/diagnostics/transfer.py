@@ -5,7 +5,7 @@ Each connection is one handle; libcurl's timings, added to the time the handle s
 give the TR-143 times: TCPOpenRequestTime (after the name lookup: the SYN),
 TCPOpenResponseTime (CONNECT_TIME), ROMTime (PRETRANSFER_TIME: the GET/RETR or PUT/STOR
 goes out), BOMTime (download: STARTTRANSFER_TIME, the first byte; upload: the first data
-handed to libcurl), EOMTime (TOTAL_TIME). For FTP the TCP times are the control
+handed to libcurl, or ROMTime when it goes out with the PUT), EOMTime (TOTAL_TIME). For FTP the TCP times are the control
 connection's. Interface binds with CURLOPT_INTERFACE; DSCP (IP_TOS / IPV6_TCLASS) and
 EthernetPriority (SO_PRIORITY) are set on each socket by SOCKOPTFUNCTION. TotalBytes* are
 the Interface's kernel counters from the start of the test to its end (0 without an
@@ -189,11 +189,13 @@ class Connection:
         info = self.easy.getinfo
         start, total = self.started, info(pycurl.TOTAL_TIME)
         headers = info(pycurl.HEADER_SIZE)
+        rom = start + info(pycurl.PRETRANSFER_TIME)
+        # upload: the first data handed to libcurl, which may go out with the PUT itself
         begin = (start + info(pycurl.STARTTRANSFER_TIME) if self.direction == "down"
-                 else self.first or start + info(pycurl.PRETRANSFER_TIME))
+                 else max(rom, self.first or rom))
         return {"TCPOpenRequestTime": start + info(pycurl.NAMELOOKUP_TIME),
                 "TCPOpenResponseTime": start + info(pycurl.CONNECT_TIME),
-                "ROMTime": start + info(pycurl.PRETRANSFER_TIME), "BOMTime": begin,
+                "ROMTime": rom, "BOMTime": begin,
                 "EOMTime": start + total, "test": self.moved + headers,
                 "sent": info(pycurl.REQUEST_SIZE) + (self.moved if self.direction == "up" else 0),
                 "received": headers + (self.moved if self.direction == "down" else 0)}
