@@ -255,8 +255,31 @@ def test_dhcpv6_pools_and_router_advertisement(router):
     values = router.get("Device.DHCPv6.Server.")
     assert values["Device.DHCPv6.Server.Pool.1.Enable"] == "1"
     assert router.interface_name(values["Device.DHCPv6.Server.Pool.1.Interface"]) == "br-lan"
+    assert (values["Device.DHCPv6.Server.Pool.1.IANAEnable"],
+            values["Device.DHCPv6.Server.Pool.1.IAPDEnable"]) == ("1", "1")   # odhcpd's default
+    router.set("Device.DHCPv6.Server.Pool.1.IAPDEnable", "0")
+    assert router.uci("lan", "dhcpv6_pd") == "0"
+    uci = Uci(str(router.conf))
+    uci.set("dhcp", "lan", "dhcpv6", "relay")
+    uci.commit("dhcp")
+    router.set("Device.DHCPv6.Server.Pool.1.Enable", "1")      # enabled already: stays relay
+    assert router.uci("lan", "dhcpv6") == "relay"
     ra = "Device.RouterAdvertisement.InterfaceSetting."
-    assert router.value(ra + "1.Status") == "Enabled"
+    values = router.get(ra + "1.")
+    assert {k: values[ra + "1." + k] for k in (
+        "Status", "AdvManagedFlag", "AdvOtherConfigFlag", "MaxRtrAdvInterval",
+        "AdvPreferredRouterFlag")} == {"Status": "Enabled", "AdvManagedFlag": "1",
+                                       "AdvOtherConfigFlag": "1", "MaxRtrAdvInterval": "600",
+                                       "AdvPreferredRouterFlag": "Medium"}
+    router.set(ra + "1.AdvManagedFlag", "0")
+    assert router.uci("lan", "ra_flags") == ["other-config"]
+    router.set(ra + "1.AdvOtherConfigFlag", "0")
+    assert router.uci("lan", "ra_flags") == ["none"]
+    router.set(ra + "1.MaxRtrAdvInterval", "300")
+    router.set(ra + "1.AdvPreferredRouterFlag", "High")
+    assert (router.uci("lan", "ra_maxinterval"), router.uci("lan", "ra_preference")) \
+        == ("300", "high")
+    assert router.fault("set", ra + "1.MaxRtrAdvInterval", "2") == "9007"
     router.set(ra + "1.Enable", "0")
     assert router.uci("lan", "ra") == "disabled"
     setting = router.add(ra)

@@ -700,11 +700,26 @@ class OdhcpdSettings:
     sections that say how odhcpd serves their interface (server, relay, hybrid or
     disabled). AddObject makes a section of its own (``ignore``'d for DHCPv4) with the
     service disabled; DeleteObject removes the option, and the section with it when
-    nothing else is served from it."""
+    nothing else is served from it.
+
+    Beyond Enable and Interface, odhcpd's own options of the service, with odhcpd's
+    defaults: IA_NA and IA_PD of a DHCPv6 pool, the RA intervals, lifetime, preference
+    and the managed / other-config flags (``ra_flags``).
+    """
+
+    OPTIONS = {  # relname: (odhcpd option, odhcpd's default)
+        "dhcpv6": {"IANAEnable": ("dhcpv6_na", "1"), "IAPDEnable": ("dhcpv6_pd", "1")},
+        "ra": {"MaxRtrAdvInterval": ("ra_maxinterval", "600"),
+               "MinRtrAdvInterval": ("ra_mininterval", "200"),
+               "AdvDefaultLifetime": ("ra_lifetime", "1800")},
+    }
+    RA_FLAGS = {"AdvManagedFlag": "managed-config", "AdvOtherConfigFlag": "other-config"}
+    PREFERENCES = {"low": "Low", "medium": "Medium", "high": "High"}
 
     def __init__(self, ctx, option):
         self.ctx = ctx
         self.option = option
+        self.options = self.OPTIONS[option]
 
     def instances(self, keys):
         return [name for name in named_sections(self.ctx, "dhcp")
@@ -718,13 +733,35 @@ class OdhcpdSettings:
             return "Disabled" if mode == "disabled" else "Enabled"
         if relname == "Interface":
             return interface_path(self.ctx, self.ctx.uci.get(PKG, keys[-1], "interface", ""))
+        if relname in self.options:
+            option, default = self.options[relname]
+            return self.ctx.uci.get(PKG, keys[-1], option, default)
+        if relname in self.RA_FLAGS:
+            return "1" if self.RA_FLAGS[relname] in self._flags(keys[-1]) else "0"
+        if relname == "AdvPreferredRouterFlag":
+            return self.PREFERENCES.get(self.ctx.uci.get(PKG, keys[-1], "ra_preference"), "Medium")
         return ""
 
+    def _flags(self, section):
+        """odhcpd's ``ra_flags`` (unset: other-config)."""
+        flags = self.ctx.uci.get(PKG, section, "ra_flags")
+        return ["other-config"] if flags is None else as_list(flags)
+
     def set(self, keys, relname, value):
+        section, uci = keys[-1], self.ctx.uci
         if relname == "Enable":
-            self.ctx.uci.set(PKG, keys[-1], self.option, "server" if value == "1" else "disabled")
+            if value == "0" or uci.get(PKG, section, self.option, "disabled") == "disabled":
+                uci.set(PKG, section, self.option, "server" if value == "1" else "disabled")
         elif relname == "Interface":
-            self.ctx.uci.set(PKG, keys[-1], "interface", _interface_key(self.ctx, value))
+            uci.set(PKG, section, "interface", _interface_key(self.ctx, value))
+        elif relname in self.options:
+            uci.set(PKG, section, self.options[relname][0], value)
+        elif relname in self.RA_FLAGS:
+            flag = self.RA_FLAGS[relname]
+            flags = [f for f in self._flags(section) if f not in (flag, "none")]
+            uci.set(PKG, section, "ra_flags", (flags + [flag] if value == "1" else flags) or ["none"])
+        elif relname == "AdvPreferredRouterFlag":
+            uci.set(PKG, section, "ra_preference", value.lower())
         else:
             raise OSError(f"{relname} cannot be written")
 
