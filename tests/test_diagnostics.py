@@ -458,6 +458,7 @@ async def test_server_selection_nothing_resolves(cpe):
 # ------------------------------------------------------------------ NSLookup
 
 NS = "Device.DNS.Diagnostics.NSLookupDiagnostics."
+DNS_HOST = "127.0.0.153"   # port 53 of an address no resolver of the host uses
 ZONE = {("host.test.", "A"): "127.0.0.7", ("host.test.", "AAAA"): "::7"}
 
 
@@ -503,11 +504,11 @@ async def dns_server(host, mute=False):
 
 @on_loop
 async def test_nslookup_against_a_local_server(cpe):
-    transport, server = await dns_server("127.0.0.1")
+    transport, server = await dns_server(DNS_HOST)
     try:
-        v = await cpe.run(NS, HostName="alias.test", DNSServer="127.0.0.1",
+        v = await cpe.run(NS, HostName="alias.test", DNSServer=DNS_HOST,
                           NumberOfRepetitions=2, Timeout=1000)
-        missing = await cpe.run(NS, HostName="nothing.test", DNSServer="127.0.0.1",
+        missing = await cpe.run(NS, HostName="nothing.test", DNSServer=DNS_HOST,
                                 NumberOfRepetitions=1, Timeout=1000)
     finally:
         transport.close()
@@ -516,7 +517,7 @@ async def test_nslookup_against_a_local_server(cpe):
     for row in rows(v, "Result"):
         assert row["Status"] == "Success" and row["AnswerType"] == "Authoritative"
         assert row["HostNameReturned"] == "host.test"
-        assert row["IPAddresses"] == "127.0.0.7,::7" and row["DNSServerIP"] == "127.0.0.1"
+        assert row["IPAddresses"] == "127.0.0.7,::7" and row["DNSServerIP"] == DNS_HOST
         assert int(row["ResponseTime"]) >= 1
     assert server.queries == 4 + 2   # A and AAAA per repetition
     assert missing["SuccessCount"] == "0"
@@ -525,12 +526,12 @@ async def test_nslookup_against_a_local_server(cpe):
 
 @on_loop
 async def test_nslookup_server_silent_refusing_or_unknown(cpe):
-    transport, _ = await dns_server("127.0.0.2", mute=True)
+    transport, _ = await dns_server("127.0.0.154", mute=True)
     try:
-        silent = await cpe.run(NS, HostName="host.test", DNSServer="127.0.0.2", Timeout=300)
+        silent = await cpe.run(NS, HostName="host.test", DNSServer="127.0.0.154", Timeout=300)
     finally:
         transport.close()
-    refused = await cpe.run(NS, HostName="host.test", DNSServer="127.0.0.3", Timeout=2000)
+    refused = await cpe.run(NS, HostName="host.test", DNSServer="127.0.0.155", Timeout=2000)
     unknown = await cpe.run(NS, HostName="host.test", DNSServer=UNKNOWN)
     assert rows(silent, "Result")[0]["Status"] == "Error_Timeout"
     assert rows(refused, "Result")[0]["Status"] == "Error_DNSServerNotAvailable"
