@@ -363,8 +363,8 @@ async def test_traceroute_max_hops(cpe):
 async def test_udp_echo_round_trip_with_echo_plus(cpe, host):
     """icwmpy's UDPEchoConfig responder answers its own UDPEchoDiagnostics client."""
     config = IP + "UDPEchoConfig."
-    await cpe.spv(config, Enable=1, UDPPort=0, EchoPlusEnabled=1,
-                  SourceIPAddress=host)
+    await cpe.spv(config, Enable=1, UDPPort=0, EchoPlusEnabled=1, SourceIPAddress=host,
+                  Interface=await lo(cpe))
     await asyncio.sleep(0.2)
     port = cpe.diagnostics.echo.port
     assert port
@@ -510,6 +510,8 @@ async def test_nslookup_against_a_local_server(cpe):
                           NumberOfRepetitions=2, Timeout=1000)
         missing = await cpe.run(NS, HostName="nothing.test", DNSServer=DNS_HOST,
                                 NumberOfRepetitions=1, Timeout=1000)
+        bound = await cpe.run(NS, HostName="host.test", DNSServer=DNS_HOST,
+                              NumberOfRepetitions=1, Interface=await lo(cpe))
     finally:
         transport.close()
     assert (v["DiagnosticsState"], v["SuccessCount"], v["ResultNumberOfEntries"]) == \
@@ -519,7 +521,8 @@ async def test_nslookup_against_a_local_server(cpe):
         assert row["HostNameReturned"] == "host.test"
         assert row["IPAddresses"] == "127.0.0.7,::7" and row["DNSServerIP"] == DNS_HOST
         assert int(row["ResponseTime"]) >= 1
-    assert server.queries == 4 + 2   # A and AAAA per repetition
+    assert server.queries == 4 + 2 + 2   # A and AAAA per repetition
+    assert bound["SuccessCount"] == "1"
     assert missing["SuccessCount"] == "0"
     assert rows(missing, "Result")[0]["Status"] == "Error_HostNameNotResolved"
 
