@@ -149,10 +149,10 @@ def test_address_range_and_lease_time_rewrite_start_limit_leasetime(router):
 def test_bad_values_fault_and_leave_the_file_alone(router):
     before = (router.conf / "dhcp").read_text()
     assert router.fault("set", POOL + "1.MinAddress", "192.168.1.300") == "9007"
-    assert router.fault("set", POOL + "1.MinAddress", "10.0.0.1") == "9002"   # other subnet
-    assert router.fault("set", POOL + "1.MaxAddress", "192.168.1.20") == "9002"  # below Min
+    assert router.fault("set", POOL + "1.MinAddress", "10.0.0.1") == "9007"   # other subnet
+    assert router.fault("set", POOL + "1.MaxAddress", "192.168.1.20") == "9007"  # below Min
     assert router.fault("set", POOL + "1.LeaseTime", "-2") == "9007"
-    assert router.fault("set", POOL + "1.Interface", "Device.IP.Interface.99") == "9002"
+    assert router.fault("set", POOL + "1.Interface", "Device.IP.Interface.99") == "9007"
     assert router.fault("set", POOL + "1.Status", "Enabled") == "9008"
     assert router.fault("set", POOL + "1.Nope", "1") == "9005"
     assert (router.conf / "dhcp").read_text() == before
@@ -174,7 +174,7 @@ def test_options_added_enabled_retagged_and_deleted(router):
     assert router.uci("lan", "dhcp_option") == ["6,192.168.1.1"]   # not enabled yet
     router.set(option + "Enable", "1")
     assert router.uci("lan", "dhcp_option") == ["6,192.168.1.1", "42,192.168.1.2,192.168.1.3"]
-    assert router.fault("set", option + "Tag", "6") == "9002"    # the pool has option 6
+    assert router.fault("set", option + "Tag", "6") == "9007"    # the pool has option 6
     router.set(option + "Tag", "44")                              # same instance, new tag
     assert router.value(option + "Value") == "C0A80102C0A80103"
     router.set(option + "Enable", "0")
@@ -224,7 +224,7 @@ def test_static_addresses_added_and_deleted(router):
              for name, _ in Uci(str(router.conf)).sections("dhcp", "host")}
     assert hosts["host_3"] == {"dhcp": "lan", "enable": "1", "mac": "02:AA:BB:CC:DD:EE",
                                "ip": "192.168.1.30"}
-    assert router.fault("set", static + "Yiaddr", "192.168.2.30") == "9002"  # not this pool
+    assert router.fault("set", static + "Yiaddr", "192.168.2.30") == "9007"  # not this pool
     assert router.value(POOL + "2.StaticAddressNumberOfEntries") == "0"
     done = router.cli("del", POOL + "1.StaticAddress.1.")
     assert done.returncode == 0, done.stderr
@@ -355,7 +355,7 @@ def test_a_daemon_session_adds_and_sets_and_the_file_follows(tmp_path):
     assert s.messages[1].parsed == {"InstanceNumber": "3", "Status": "1"}  # dnsmasq reloads
     assert s.messages[2].parsed == {"Status": "1"}
     assert s.messages[3].parsed == {"InstanceNumber": "1", "Status": "0"}  # not in UCI yet
-    assert "9002" in s.messages[5].raw.decode()      # 192.168.7.1: all of k5 is refused
+    assert "9007" in s.messages[5].raw.decode()      # 192.168.7.1: all of k5 is refused
     uci = Uci(str(tmp_path / "config"))
     assert uci.options("dhcp", "host_3") == {"dhcp": "lan", "enable": "1",
                                              "mac": "02:11:22:33:44:55", "ip": "192.168.1.40"}

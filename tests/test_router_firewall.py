@@ -176,7 +176,7 @@ def test_port_mapping_writes_keep_ranges_and_refuse_bad_values(router):
     assert router.fault("set", game + "Interface", "Device.WiFi.SSID.1") == "9007"
     assert router.fault("set", game + "Status", "Enabled") == "9008"
     # iptv is an IP.Interface in no firewall zone: the set fails and changes nothing
-    assert router.fault("set", game + "Interface", router.interface("iptv")) == "9002"
+    assert router.fault("set", game + "Interface", router.interface("iptv")) == "9007"
     assert router.options(section)["src"] == "lan"
     assert router.options(section)["proto"] == "udp"
 

@@ -355,8 +355,8 @@ def test_ddns_writes_go_to_the_service_sections(router):
     ok(router, "set", main + "Interface", "Device.IP.Interface.1")
     assert get(router, main + "Interface")[main + "Interface"] == "Device.IP.Interface.1"
     assert uci(router, "ddns", "myddns_ipv4", "interface")
-    assert fault(router, "set", main + "Interface", "Device.IP.Interface.999") == 9002
-    assert fault(router, "set", main + "Interface", "Device.DynamicDNS.Client.2") == 9002
+    assert fault(router, "set", main + "Interface", "Device.IP.Interface.999") == 9007
+    assert fault(router, "set", main + "Interface", "Device.DynamicDNS.Client.2") == 9007
     assert uci(router, "ddns", "myddns_ipv4", "interface")
 
 

@@ -6,7 +6,9 @@ What belongs to one CPE (its UCI tree, store, command runner, D-Bus client, tabl
 handlers) is in its :class:`Context`, given to every call:
 
 - a parameter backend has ``get(ctx, keys, name) -> str | None`` and, if writable,
-  ``set(ctx, keys, name, value)``;
+  ``set(ctx, keys, name, value)``, which raises ``ValueError`` (or a ``CwmpFault``) for a
+  value of the right type the device refuses (SetParameterValues answers 9007 for it) and
+  ``OSError`` when the device fails (9002); either rolls the transaction back;
 - a table backend has ``instances(ctx, path, keys)``, ``add(ctx, path, keys, number)``
   (the new key) and ``delete(ctx, path, keys, key)``.
 

@@ -19,7 +19,7 @@ and router advertisements), the ``network`` package for the addresses pools hand
 Interfaces are referenced by their ``network`` section name, the key of
 ``Device.IP.Interface.`` on a router (``ctx.refs``). Bad values that the definitions'
 types cannot catch (an address outside the pool's subnet, an interface path that names
-nothing) raise ValueError, which the engine turns into 9002 and a rollback.
+nothing) raise ValueError, which the engine turns into 9007 and a rollback.
 """
 
 import binascii

@@ -458,6 +458,8 @@ class DataModel:
                         p.backend.set(self.ctx, keys, name, value)
                     except CwmpFault as f:   # a value the device refuses (9007 and the like)
                         raise CwmpFault(9003, details=[(name, f.code, f.message)]) from f
+                    except ValueError as e:   # the backends' way of saying the same
+                        raise CwmpFault(9003, details=[(name, 9007, f"Invalid value: {e}")]) from e
                     except Exception as e:
                         raise CwmpFault(9002, details=[(name, 9002, f"Internal error: {e}")]) from e
                     applied.append((name, p, keys, old))
