@@ -214,7 +214,9 @@ async def test_ping_unreachable_address(cpe, host, state):
 @pytest.mark.parametrize("name, value", [("NumberOfRepetitions", "0"),
                                          ("NumberOfRepetitions", "4294967295"),
                                          ("Timeout", "0"), ("DSCP", "64"),
-                                         ("Interface", "eth0"), ("ProtocolVersion", "IPv5"),
+                                         ("Interface", "eth0"),
+                                         ("Interface", "Device.IP.Interface.999"),
+                                         ("ProtocolVersion", "IPv5"),
                                          ("DiagnosticsState", "Complete")])
 @on_loop
 async def test_bad_values_are_refused(cpe, name, value):
@@ -225,9 +227,11 @@ async def test_bad_values_are_refused(cpe, name, value):
 
 
 @on_loop
-async def test_nonexistent_interface_is_an_error_state(cpe):
-    v = await cpe.run(IP + "IPPing.", Host="127.0.0.1", Interface="Device.IP.Interface.999")
-    assert v["DiagnosticsState"] == "Error_Other"
+async def test_udp_echo_config_refuses_a_nonexistent_interface(cpe):
+    with pytest.raises(CwmpFault) as fault:
+        await cpe.spv(IP + "UDPEchoConfig.", Enable=1, Interface="Device.IP.Interface.999")
+    assert fault.value.details[0][:2] == (IP + "UDPEchoConfig.Interface", 9007)
+    assert cpe.diagnostics.echo.port is None
 
 
 @on_loop

@@ -18,6 +18,8 @@ import socket
 
 import icmplib
 
+from icwmpy.faults import CwmpFault
+
 NAMESPACE = "diagnostics"
 REQUESTED, NONE = "Requested", "None"
 
@@ -50,7 +52,10 @@ def value(ctx, test, name, default=""):
 def set_value(ctx, value, test, name, default=""):
     """TR-181's DiagnosticsState rules: Requested starts a new run (restarting a running
     one); Canceled, or writing any other parameter of a running or finished test, makes it
-    None. A parameter written after Requested in the same session is taken by the run."""
+    None. A parameter written after Requested in the same session is taken by the run. An
+    Interface must name an IP interface that exists (9007)."""
+    if name == "Interface" and value and ctx.refs.key(value) is None:
+        raise CwmpFault(9007, f"Invalid parameter value: {value} is no IP interface")
     store = ctx.store[NAMESPACE]
     rec = record(ctx.store, test)
     if name == "DiagnosticsState":
