@@ -53,7 +53,8 @@ def set_value(ctx, value, test, name, default=""):
     """TR-181's DiagnosticsState rules: Requested starts a new run (restarting a running
     one); Canceled, or writing any other parameter of a running or finished test, makes it
     None. A parameter written after Requested in the same session is taken by the run. An
-    Interface must name an IP interface that exists (9007)."""
+    Interface must name an IP interface that exists (9007). (``default`` is the getter's:
+    a python backend gives both the same args.)"""
     if name == "Interface" and value and ctx.refs.key(value) is None:
         raise CwmpFault(9007, f"Invalid parameter value: {value} is no IP interface")
     store = ctx.store[NAMESPACE]
