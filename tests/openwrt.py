@@ -15,6 +15,50 @@ from icwmpy.config.uci import Uci
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openwrt"
 LEASES = "dnsmasq.leases"
+# what `iw dev phy0-ap0 station dump` prints with two stations on the main 2.4 GHz AP
+STATION_DUMP = """\
+Station 3c:22:fb:12:34:56 (on phy0-ap0)
+\tinactive time:\t1230 ms
+\trx bytes:\t1523612
+\trx packets:\t10234
+\ttx bytes:\t9823412
+\ttx packets:\t8123
+\ttx retries:\t112
+\ttx failed:\t3
+\trx drop misc:\t0
+\tsignal:  \t-48 [-50, -51] dBm
+\tsignal avg:\t-47 [-49, -50] dBm
+\ttx bitrate:\t286.7 MBit/s HE-MCS 11 HE-NSS 2 HE-GI 0 HE-DCM 0
+\ttx duration:\t123456 us
+\trx bitrate:\t229.4 MBit/s HE-MCS 9 HE-NSS 2 HE-GI 0 HE-DCM 0
+\trx duration:\t98765 us
+\tauthorized:\tyes
+\tauthenticated:\tyes
+\tassociated:\tyes
+\tpreamble:\tshort
+\tWMM/WME:\tyes
+\tMFP:\t\tno
+\tTDLS peer:\tno
+\tDTIM period:\t2
+\tbeacon interval:100
+\tshort slot time:yes
+\tconnected time:\t3600 seconds
+Station a4:83:e7:aa:bb:cc (on phy0-ap0)
+\tinactive time:\t40 ms
+\trx bytes:\t5120
+\trx packets:\t40
+\ttx bytes:\t20480
+\ttx packets:\t80
+\ttx retries:\t0
+\ttx failed:\t0
+\tsignal:  \t-71 dBm
+\ttx bitrate:\t65.0 MBit/s MCS 7
+\trx bitrate:\t6.0 MBit/s
+\tauthorized:\tyes
+\tauthenticated:\tyes
+\tassociated:\tyes
+\tconnected time:\t12 seconds
+"""
 
 
 def router_confdir(tmp_path):
@@ -32,3 +76,14 @@ def router_confdir(tmp_path):
         uci.set("dhcp", "@dnsmasq[0]", "leasefile", str(leases))
         uci.commit("dhcp")
     return conf
+
+
+def tools(directory, **outputs):
+    """Stand-ins for wireless tools: ``name`` prints ``{args: output}[args]``, else fails."""
+    directory.mkdir(exist_ok=True)
+    for name, answers in outputs.items():
+        cases = "".join(f"  '{args}') cat <<'EOF'\n{out}EOF\n  ;;\n" for args, out in answers.items())
+        script = directory / name
+        script.write_text(f'#!/bin/sh\ncase "$*" in\n{cases}  *) exit 237 ;;\nesac\n')
+        script.chmod(0o755)
+    return directory
