@@ -259,9 +259,12 @@ def test_routes_static_from_config_and_learnt_from_the_kernel(router, netns):
     assert values(router, static + "Type")[static + "Type"] == "Blackhole"
     # a kernel route is not the ACS's to change
     done = cli(router, "del", default)
-    assert done.returncode == 1 and "Fault" in done.stderr
+    assert done.returncode == 1 and "Fault 9001" in done.stderr
     done = cli(router, "set", default + "ForwardingMetric", "5")
-    assert done.returncode == 1 and "Fault 9002" in done.stderr
+    assert done.returncode == 1 and "Fault 9008" in done.stderr
+    done = cli(router, "set", static + "Interface", v[default + "Interface"].replace(
+        "IP.Interface", "PPP.Interface"))
+    assert done.returncode == 1 and "Fault 9007" in done.stderr
 
 
 def test_cli_writes_land_in_the_network_file(router, netns):
@@ -280,7 +283,7 @@ def test_cli_writes_land_in_the_network_file(router, netns):
     assert done.returncode == 1 and "9007" in done.stderr
     iptv = instance(v, "Device.IP.Interface.", "Name", "wan.100")
     done = cli(router, "set", iptv + "IPv4Address.1.IPAddress", "10.100.0.99")
-    assert done.returncode == 1 and "Fault 9002" in done.stderr
+    assert done.returncode == 1 and "Fault 9008" in done.stderr
 
     vlan = v[iptv + "LowerLayers"]
     assert cli(router, "set", vlan + ".VLANID", "200").returncode == 0

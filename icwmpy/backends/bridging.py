@@ -6,6 +6,7 @@ import os
 from icwmpy.backends.linux import SYS_NET, _int, device_stat, device_status
 from icwmpy.backends.network import NetworkTable, ref, refs
 from icwmpy.backends.uci import UciTable
+from icwmpy.faults import CwmpFault
 
 
 class Bridges(NetworkTable):
@@ -106,10 +107,10 @@ class BridgePorts(NetworkTable):
         bridge, port = keys[-2], keys[-1]
         kind = self._kind(bridge, port)
         if relname != "LowerLayers" or kind not in ("ethernet", "pending"):
-            raise OSError(f"{relname} of this port cannot be written")
+            raise CwmpFault(9008, f"{relname} of this port cannot be written")
         dev = self.ctx.refs.key(value) if value.startswith("Device.Ethernet.Interface.") else None
         if dev is None:
-            raise OSError(f"LowerLayers {value!r}: one Device.Ethernet.Interface. instance")
+            raise CwmpFault(9007, f"LowerLayers {value!r}: one Device.Ethernet.Interface. instance")
         old = self._device(bridge, port)
         ports = [dev if p == old else p for p in self.net.bridges()[bridge]]
         if kind == "pending":
@@ -135,7 +136,7 @@ class BridgePorts(NetworkTable):
             dev = self._device(bridge, port)
             self._set_ports(bridge, [p for p in self.net.bridges()[bridge] if p != dev])
         elif kind != "pending":
-            raise OSError("only ethernet ports can be deleted")
+            raise CwmpFault(9001, "only ethernet ports can be deleted")
         self._name(bridge, port)
 
     def _set_ports(self, bridge, ports):

@@ -29,6 +29,7 @@ import os
 from icwmpy.backends import system
 from icwmpy.backends.linux import (RESOLV_AUTO, SYS_NET, _int, _read, delegated_prefixes,
                                    device_stat, device_status, kernel_addresses, resolv_servers)
+from icwmpy.faults import CwmpFault
 
 PPP_PROTOS = ("pppoe", "pppoa")
 IPV4_PROTOS = ("static", "dhcp") + PPP_PROTOS
@@ -350,7 +351,7 @@ class IPAddresses(system.Addresses):
         iface, key = keys[-2], keys[-1]
         own = self.config.get(iface, {}).get(key) if self.net else None
         if own is None:
-            raise OSError("only the addresses of a static interface can be written")
+            raise CwmpFault(9008, "only the addresses of a static interface can be written")
         opts = self.net.interfaces[iface]
         values = opts.get("ipaddr")
         as_list = isinstance(values, list)
@@ -516,7 +517,7 @@ class VLANTerminations(NetworkTable):
         elif relname == "LowerLayers":
             link = self.ctx.refs.key(value) if value.startswith("Device.Ethernet.Link.") else None
             if link is None:
-                raise OSError(f"LowerLayers {value!r}: one Device.Ethernet.Link. instance")
+                raise CwmpFault(9007, f"LowerLayers {value!r}: one Device.Ethernet.Link. instance")
             self.uci_set(section, "ifname", link)
         else:
             raise OSError(f"{relname} cannot be written")

@@ -5,6 +5,7 @@ from icwmpy.backends.linux import RTPROT_DHCP, RTPROT_RA, kernel_routes
 from icwmpy.backends.network import (PPP_PROTOS, Network, is_router, netmask, prefix_length,
                                      ref, true)
 from icwmpy.backends.uci import UciTable
+from icwmpy.faults import CwmpFault
 
 UCI_TYPES = {"unicast": "Normal", "local": "Receive", "blackhole": "Blackhole",
              "unreachable": "Unreachable", "prohibit": "Prohibit"}
@@ -147,7 +148,7 @@ class Forwarding:
     def set(self, keys, relname, value):
         key = keys[-1]
         if key not in self.static:
-            raise OSError("a route the kernel learnt cannot be written")
+            raise CwmpFault(9008, "a route the kernel learnt cannot be written")
         opts = self.static[key][0]
         target = opts.get("target", "")
         if relname == "Enable":
@@ -174,7 +175,7 @@ class Forwarding:
         elif relname == "Interface":
             iface = self.ctx.refs.key(value) if value else ""
             if iface is None or not value.startswith("Device.IP.Interface."):
-                raise OSError(f"Interface {value!r}: one Device.IP.Interface. instance")
+                raise CwmpFault(9007, f"Interface {value!r}: one Device.IP.Interface. instance")
             option, value = "interface", iface
         else:
             raise OSError(f"{relname} cannot be written")
@@ -183,10 +184,10 @@ class Forwarding:
 
     def add(self, keys):
         if self.net is None:
-            raise OSError("static routes need the network config")
+            raise CwmpFault(9001, "static routes need the network config")
         return self.sections.add(self.ctx, None, (), None)
 
     def delete(self, keys, key):
         if key not in self.static:
-            raise OSError("a route the kernel learnt cannot be deleted")
+            raise CwmpFault(9001, "a route the kernel learnt cannot be deleted")
         self.ctx.uci.delete("network", key)
