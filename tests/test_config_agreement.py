@@ -17,7 +17,8 @@ import pytest
 from configobj import ConfigObj
 from configobj.validate import ValidateError, Validator
 
-from icwmpy.config import ConfigError, Uci, load_settings
+from icwmpy.config.settings import ConfigError, load_settings
+from icwmpy.config.uci import Uci
 from icwmpy.config.settings import CHECKS
 from icwmpy.faults import CwmpFault
 from icwmpy.model import DataModel

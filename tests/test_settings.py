@@ -8,7 +8,8 @@ import shutil
 import pytest
 from configobj import ConfigObj
 
-from icwmpy.config import ConfigError, Settings, Uci, load_settings
+from icwmpy.config.settings import ConfigError, Settings, load_settings
+from icwmpy.config.uci import Uci
 from icwmpy.config.settings import SECTIONS
 
 DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "etc" / "config" / "cwmp"

@@ -1,6 +1,5 @@
-"""Configuration: UCI files (:mod:`.uci`) and the validated ``cwmp`` package (:mod:`.settings`)."""
+"""Configuration: UCI files (:mod:`.uci`) and the validated ``cwmp`` package (:mod:`.settings`).
 
-from icwmpy.config.settings import ConfigError, Section, Settings, load_settings
-from icwmpy.config.uci import Uci, UciError
-
-__all__ = ["ConfigError", "Section", "Settings", "Uci", "UciError", "load_settings"]
+Import what you need from the submodule: reading one UCI file (the ``-c`` CLI) must not
+load the validator (configobj) that only the daemon's settings need.
+"""
