@@ -15,9 +15,10 @@ import time
 # Exit status of a CPE whose Reboot/FactoryReset is configured as 'exit': "restart me as
 # after a boot" (EX_TEMPFAIL).
 EXIT_FOR_REBOOT = 75
-# What a factory reset forgets: every namespace but the agent state's pending action.
-WIPED = ("events", "notify", "attributes", "aliases", "values", "instances", "tables",
-         "options", "transfers")
+# What a factory reset keeps of the state: the agent's own (it holds the pending action;
+# the rest of it is forgotten key by key) and the registry of the software modules, which
+# must go on describing what is installed.
+KEPT = ("agent", "software")
 
 
 async def run_shell(command, log):
@@ -128,8 +129,9 @@ class DeviceActions:
 
     def _wipe(self):
         with self.store.batch():
-            for name in WIPED:
-                self.store[name].replace({})
+            for name in self.store.names():
+                if name not in KEPT:
+                    self.store[name].replace({})
             for key in self.state.keys():
                 if key not in ("action", "after_boot"):
                     self.state.delete(key)

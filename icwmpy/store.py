@@ -113,6 +113,16 @@ class Store:
                 ns = self._namespaces[name] = Namespace(self, name)
             return ns
 
+    def names(self):
+        """Every namespace there is: on disk, or made in this run."""
+        try:
+            found = {f[:-len(".json")] for f in os.listdir(self.directory)
+                     if f.endswith(".json") and not f.startswith(".")}
+        except FileNotFoundError:
+            found = set()
+        with self.lock:
+            return sorted(found | set(self._namespaces))
+
     def _batch_state(self):
         local = self._local
         if not hasattr(local, "depth"):

@@ -464,16 +464,18 @@ def test_factory_reset_forgets_the_state_and_bootstraps_again(tmp_path):
     async def main():
         acs, cpe = await sandbox(tmp_path)
         acs.queue(A.set_parameter_attributes([("Device.ManagementServer.URL", 2, None)]),
-                  A.factory_reset())
+                  A.add_object("Device.DeviceInfo.Location."), A.factory_reset())
         await cpe.start()
         s = await acs.wait_session(1, timeout=TIMEOUT)
         assert s.methods[-1] == "FactoryResetResponse"
+        assert s.messages[2].parsed["InstanceNumber"] == "1"
         assert await cpe.wait() == 75
         cpe.reboot()
         await cpe.start()
         s = await acs.wait_session(2, timeout=TIMEOUT)
         assert sorted(s.events) == [("0 BOOTSTRAP", ""), ("1 BOOT", "")]
         assert cpe.cli("get_notif", "Device.ManagementServer.URL").stdout.endswith("=> off\n")
+        assert cpe.value("Device.DeviceInfo.LocationNumberOfEntries") == "0"   # every namespace
         assert await finish(acs, cpe) == 0
     run(main())
 
