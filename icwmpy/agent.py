@@ -121,6 +121,7 @@ class Agent:
         self._stopping = False
         self._last_active = 0.0
         self._next_settings = None   # given to a reload deferred by a session
+        self._refreshing = None      # the task reading state files again (see reload)
         self._loop = None
         model.change_listeners.append(self._model_changed)
 
@@ -194,12 +195,21 @@ class Agent:
 
     def reload(self, settings=None):
         """Re-read the configuration (SIGHUP, D-Bus), or take ``settings`` read once for a
-        fleet; deferred while a session runs."""
+        fleet; deferred while a session runs. The state files another process wrote
+        (``icwmpd -c``) are read again at once."""
+        if self._loop is not None:
+            self._refreshing = self._loop.create_task(self._outside_changes())
         if self.in_session:
             self._next_settings = settings
             self.state.set("reload_pending", True)
             return
         self._reload_settings(settings)
+
+    async def _outside_changes(self):
+        """Take in state another process wrote: in the model executor, so never inside a
+        transaction; a diagnostic the CLI requested starts (outside a session)."""
+        if await self.run_model(self.store.refresh) and not self.in_session:
+            self.diagnostics.after_session()
 
     # ---------------------------------------------------------------- main loop
     async def run(self):

@@ -91,6 +91,7 @@ def build_model(args):
     uci = Uci(args.confdir)
     model = DataModel.from_dir(datamodel_dir(args), uci, Store(args.statedir))
     model.ctx.dbus = DBusClient(args.bus or uci.get("cwmp", "cpe", "dbus_address") or "system")
+    model.ctx.origin = "cli"   # a diagnostic started here reports on the bus, not to the ACS
     return model
 
 
@@ -110,8 +111,9 @@ def daemon_pid(rundir):
 
 
 def reload_daemon(rundir):
-    """Tell the running icwmpd that its configuration changed (SIGHUP, its reload, which
-    waits for the end of a session in progress), as icwmp applies a CLI change at once."""
+    """Tell the running icwmpd that its configuration or state changed (SIGHUP: it reloads
+    the configuration once a session in progress ends, and reads the state files again),
+    as icwmp applies a CLI change at once."""
     pid = daemon_pid(rundir)
     if pid is None:
         return
@@ -122,12 +124,9 @@ def reload_daemon(rundir):
               file=sys.stderr)
 
 
-def run_reloads(model, rundir):
-    """Run the reload command of each UCI package a CLI change committed; a change of
-    ``cwmp`` reloads the running daemon."""
-    for pkg, command in model.take_reloads():
-        if pkg == "cwmp":
-            reload_daemon(rundir)
+def run_reloads(model):
+    """Run the reload command of each UCI package a CLI change committed."""
+    for _, command in model.take_reloads():
         if command:
             subprocess.run(command, shell=True, check=False)
 
@@ -148,7 +147,9 @@ def cli(args, out=sys.stdout):
     try:
         model = build_model(args)
         handler(model, rest, out)
-        run_reloads(model, args.rundir)
+        run_reloads(model)
+        if command in WRITES:   # the running daemon takes in the change (its config, state)
+            reload_daemon(args.rundir)
         return 0
     except CwmpFault as f:
         # a set's per-parameter faults say more than its umbrella 9003
@@ -211,6 +212,8 @@ def _set_notif(model, rest, out):
     print(f"{rest[0]} => {rest[1]}", file=out)
 
 
+# the commands that change the configuration or the state
+WRITES = {"set", "add", "del", "set_notif"}
 COMMANDS = {"get": _get, "get_names": _get_names, "set": _set, "add": _add, "del": _del,
             "get_notif": _get_notif, "set_notif": _set_notif}
 

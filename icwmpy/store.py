@@ -54,11 +54,30 @@ class Namespace:
     def __init__(self, store, name):
         self._store = store
         self.path = os.path.join(store.directory, name + ".json")
+        self._seen = None    # the file as last read or written: (inode, mtime, size)
+        self._data = self._read()
+
+    def _read(self):
         try:
             with open(self.path, "rb") as f:
-                self._data = json.loads(f.read() or b"{}")
+                self._seen = _signature(os.fstat(f.fileno()))
+                return json.loads(f.read() or b"{}")
         except FileNotFoundError:
-            self._data = {}
+            self._seen = None
+            return {}
+
+    def refresh(self):
+        """Read the file again if another process replaced it (the ``-c`` CLI beside a
+        running daemon); True when it had."""
+        try:
+            now = _signature(os.stat(self.path))
+        except FileNotFoundError:
+            now = None
+        with self._store.lock:
+            if now == self._seen:
+                return False
+            self._data = self._read()
+            return True
 
     def get(self, key, default=None):
         return self._data.get(key, default)
@@ -95,6 +114,11 @@ class Namespace:
         with self._store.lock:
             data = json.dumps(self._data, separators=(",", ":")).encode()
             write_atomic(self.path, data)
+            self._seen = _signature(os.stat(self.path))
+
+
+def _signature(st):
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 class Store:
@@ -112,6 +136,13 @@ class Store:
             if ns is None:
                 ns = self._namespaces[name] = Namespace(self, name)
             return ns
+
+    def refresh(self):
+        """Take in what another process wrote since (see :meth:`Namespace.refresh`): the
+        names of the namespaces read again."""
+        with self.lock:
+            loaded = list(self._namespaces.values())
+        return [ns.path for ns in loaded if ns.refresh()]
 
     def names(self):
         """Every namespace there is: on disk, or made in this run."""

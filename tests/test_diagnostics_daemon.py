@@ -88,3 +88,26 @@ def test_killed_during_a_test_runs_it_again_and_reports_once(tmp_path):
         assert await cpe.stop() == 0
         await acs.stop()
     A.run(main(), timeout=60)
+
+
+def test_icwmpd_c_beside_the_running_daemon_starts_a_test_reported_to_no_acs(tmp_path):
+    """The CLI writes the state file and tells the daemon (SIGHUP), which reads it again
+    and runs the test; a CLI test reports on the bus, never with an Inform."""
+    async def main():
+        acs, cpe = await sandbox(tmp_path)
+        await cpe.start()
+        await acs.wait_session(1, timeout=TIMEOUT)
+        for name, value in (("Host", "127.0.0.1"), ("NumberOfRepetitions", "2"),
+                            ("DiagnosticsState", "Requested")):
+            done = cpe.cli("set", PING + name, value)
+            assert done.returncode == 0, done.stderr
+        async with asyncio.timeout(TIMEOUT):
+            while cpe.value(PING + "DiagnosticsState") != "Complete":
+                await asyncio.sleep(0.1)
+        assert cpe.value(PING + "SuccessCount") == "2"
+        assert cpe.value(PING + "Host") == "127.0.0.1"   # the daemon's writes kept the CLI's
+        await asyncio.sleep(0.5)
+        assert len(acs.sessions) == 1 and DONE not in acs.sessions[0].events
+        assert await cpe.stop() == 0
+        await acs.stop()
+    A.run(main(), timeout=60)

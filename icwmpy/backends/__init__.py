@@ -110,6 +110,7 @@ class Context:
         self.listing = listing
         self.cpe = cpe
         self.refs = refs
+        self.origin = "acs"   # who writes through this context ("cli" for icwmpd -c)
         self._handlers = {}
 
     def handler(self, table):

@@ -62,7 +62,7 @@ def set_value(ctx, value, test, name, default=""):
     if name == "DiagnosticsState":
         if value == REQUESTED:
             reset(rec, REQUESTED)
-            rec["origin"] = "acs"
+            rec["origin"] = ctx.origin
         elif value == "Canceled":
             reset(rec)
         else:   # a rolled-back SetParameterValues restores what was read
