@@ -247,12 +247,18 @@ def test_sets_round_trip_with_the_dbus_types(env):
 
 
 @pytest.mark.parametrize("name,value", [(RADIO + "Channel", "200"),    # refused by the service
-                                        (RADIO + "TxPower", "40000"),  # an int, but no int16
                                         (BROKEN + "Absent", "x")])     # nobody to ask
 def test_a_set_the_bus_refuses_is_9002(env, name, value):
     with pytest.raises(CwmpFault) as e:
         env.make().set_values([(name, value, None)])
     assert e.value.code == 9002
+
+
+def test_a_value_the_bus_type_cannot_hold_is_9007(env):
+    """An int, but no int16: the value is invalid for this device, not an internal error."""
+    with pytest.raises(CwmpFault) as e:
+        env.make().set_values([(RADIO + "TxPower", "40000", None)])
+    assert (e.value.code, [code for _, code, _ in e.value.details]) == (9003, [9007])
 
 
 def test_a_failing_set_rolls_back_the_whole_transaction(env):

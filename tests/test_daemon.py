@@ -661,6 +661,21 @@ async def logged_again(cpe, text, times, timeout=TIMEOUT):
             await asyncio.sleep(0.05)
 
 
+def two_free_ports(family, host):
+    """A port free now whose next one is free too (a client's ephemeral port may hold it)."""
+    import socket
+    for _ in range(100):
+        with socket.socket(family) as first, socket.socket(family) as second:
+            first.bind((host, 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind((host, port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no two consecutive free ports")
+
+
 @pytest.mark.parametrize("family,host", [("AF_INET", "127.0.0.1"), ("AF_INET6", "::")])
 def test_a_taken_connection_request_port_moves_to_the_next_one(tmp_path, family, host):
     """As icwmp: the next port is used, written back to cwmp.cpe.port and published."""
@@ -668,7 +683,8 @@ def test_a_taken_connection_request_port_moves_to_the_next_one(tmp_path, family,
 
     async def main():
         acs, cpe = await sandbox(tmp_path)
-        port = int(Uci(str(cpe.confdir)).get("cwmp", "cpe", "port"))
+        port = two_free_ports(getattr(socket, family), host)
+        cpe.configure({("cpe", "port"): str(port)})
         with socket.socket(getattr(socket, family)) as taken:
             taken.bind((host, port))
             taken.listen()
