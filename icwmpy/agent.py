@@ -353,7 +353,7 @@ class Agent:
         try:
             outcome = await run_session(session, client, handle=self.rpc.handle,
                                         informed=informed, delivered=self._request_delivered,
-                                        log=self.log)
+                                        offload=self.run_model, log=self.log)
         finally:
             if client.compression_refused:
                 self._plain_requests.add(url)

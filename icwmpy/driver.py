@@ -17,6 +17,11 @@ from icwmpy.logs import redact
 from icwmpy.transport import BodyTooLarge, TransportError
 
 
+# An answer this large (bytes) is parsed off the event loop's thread; a small one costs
+# less to parse than the hop.
+OFF_LOOP = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How a session ended: ``ok``, the ``reason`` of a failure, and whether the
@@ -26,11 +31,13 @@ class Outcome:
     informed: bool = False
 
 
-async def run_session(session, client, *, handle, informed, delivered, log):
+async def run_session(session, client, *, handle, informed, delivered, offload, log):
     """Run ``session`` over ``client`` (an :class:`~icwmpy.transport.AcsClient`).
     ``await handle(envelope) -> bytes`` answers an ACS request; ``informed(event)`` is
     called when the InformResponse arrives, ``delivered(token)`` when the ACS acknowledged
-    the CPE request carrying ``token``."""
+    the CPE request carrying ``token``; ``await offload(fn, *args)`` runs ``fn`` off the
+    event loop's thread (the model executor): a big message is parsed there, so a
+    connection request or a bus call arriving meanwhile is still answered at once."""
     debug = log.isEnabledFor(logging.DEBUG)
     was_informed = False
     events = session.start()
@@ -55,7 +62,10 @@ async def run_session(session, client, *, handle, informed, delivered, log):
                 if debug:
                     log.debug("SOAP from the ACS (HTTP %d):\n%s", response.status,
                               redact(response.body) or "(empty)")
-                events = session.receive(response.status, response.body)
+                if len(response.body) > OFF_LOOP:
+                    events = await offload(session.receive, response.status, response.body)
+                else:
+                    events = session.receive(response.status, response.body)
             elif isinstance(step, Handle):
                 log.info("ACS request %s", step.envelope.method)
                 events = session.respond(await handle(step.envelope))

@@ -12,6 +12,7 @@ ScheduleInform with DelaySeconds 0 is 9003 (A.4.1.2 asks for a positive delay); 
 a later TR-069 Amendment than the configured one is 9000, as one the CPE lacks.
 """
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -29,6 +30,8 @@ MAX_QUEUED = 16
 
 # Alias-based addressing came with TR-069 Amendment 4 (CWMP 1.3).
 ALIAS_AMENDMENT = 4
+# An answer with more parameters than this is built off the event loop's thread.
+BUILD_OFF_LOOP = 500
 
 
 def _inside(name, partials):
@@ -103,8 +106,11 @@ class RpcHandler:
             if method is None or envelope.method not in self.methods:
                 raise CwmpFault(9000, f"Method not supported: {envelope.method}")
             result = await method(self, envelope.args)
-            return soap.build(envelope.method + "Response", result, id=envelope.id,
-                              ns=envelope.ns)
+            build = functools.partial(soap.build, envelope.method + "Response", result,
+                                      id=envelope.id, ns=envelope.ns)
+            if len(result.get("ParameterList", ())) > BUILD_OFF_LOOP:
+                return await self._model(build)   # off the loop's thread, as the parse
+            return build()
         except CwmpFault as fault:
             return soap.build_fault(fault, id=envelope.id, ns=envelope.ns)
         except Exception:
