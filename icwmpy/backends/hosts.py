@@ -29,8 +29,8 @@ SYS_NET = "/sys/class/net"
 def _neigh_dump(family):
     """[(device, state, {attribute: bytes})] of one RTM_GETNEIGH dump of an address family."""
     request = struct.pack("=IHHIIBBHiHBB", 28, RTM_GETNEIGH, 0x301, 1, 0, family, 0, 0, 0, 0, 0, 0)
-    return [(linux._ifname(index), state, attrs)
-            for (_, _, _, index, state, _, _), attrs in linux._netlink(request, "=BBHiHBB")]
+    return [(linux.interface_name(index), state, attrs)
+            for (_, _, _, index, state, _, _), attrs in linux.netlink_dump(request, "=BBHiHBB")]
 
 
 def _mac(attrs):

@@ -14,7 +14,7 @@ RTPROT_RA, RTPROT_DHCP = 9, 16
 RESOLV_AUTO = "/tmp/resolv.conf.d/resolv.conf.auto"
 
 
-def _netlink(request, header):
+def netlink_dump(request, header):
     """The messages of one NETLINK_ROUTE dump: [(fixed header fields, {attr type: bytes})]."""
     done_type, error_type = 3, 2
     size = struct.calcsize(header)
@@ -41,7 +41,8 @@ def _netlink(request, header):
                 off += (length + 3) & ~3
 
 
-def _ifname(index):
+def interface_name(index):
+    """The name of a kernel interface index; "" for one gone since the dump."""
     try:
         return socket.if_indextoname(index)
     except OSError:
@@ -54,12 +55,13 @@ def kernel_addresses(family):
     ifa_address, ifa_local, ifa_flags = 1, 2, 8
     request = struct.pack("=IHHIIBBBBI", 24, 22, 0x301, 1, 0, fam, 0, 0, 0, 0)
     out = []
-    for (_, plen, flags, _, index), attrs in _netlink(request, "=BBBBI"):
+    for (_, plen, flags, _, index), attrs in netlink_dump(request, "=BBBBI"):
         if ifa_flags in attrs:
             flags = struct.unpack("=I", attrs[ifa_flags][:4])[0]
         local, peer = attrs.get(ifa_local), attrs.get(ifa_address)
         if local or peer:
-            out.append({"dev": _ifname(index), "address": socket.inet_ntop(fam, local or peer),
+            out.append({"dev": interface_name(index),
+                        "address": socket.inet_ntop(fam, local or peer),
                         "peer": socket.inet_ntop(fam, peer) if local and peer and peer != local
                         else "", "plen": plen, "flags": flags})
     return out
@@ -84,10 +86,11 @@ def _main_routes(family):
     request = struct.pack("=IHHIIBBBBBBBBI", 28, 26, 0x301, 1, 0, fam, 0, 0, 0, 0, 0, 0, 0, 0)
     any_address = "0.0.0.0" if family == 4 else "::"
     out = []
-    for (_, plen, _, _, table, proto, _, rtype, _), attrs in _netlink(request, "=BBBBBBBBI"):
+    for (_, plen, _, _, table, proto, _, rtype, _), attrs in netlink_dump(request, "=BBBBBBBBI"):
         if rta_table in attrs:
             table = struct.unpack("=I", attrs[rta_table][:4])[0]
-        dev = _ifname(struct.unpack("=I", attrs[rta_oif][:4])[0]) if rta_oif in attrs else ""
+        dev = (interface_name(struct.unpack("=I", attrs[rta_oif][:4])[0])
+               if rta_oif in attrs else "")
         if table != RT_TABLE_MAIN:
             continue
         out.append({

@@ -221,40 +221,6 @@ def _default_route_interfaces():
     return ifaces
 
 
-def _netlink_addresses(family):
-    """[(ifindex, address, prefixlen, flags)] of one RTM_GETADDR dump (no 'ip' process)."""
-    fam = socket.AF_INET if family == 4 else socket.AF_INET6
-    rtm_getaddr, rtm_newaddr, nlmsg_done, nlmsg_error = 22, 20, 3, 2
-    ifa_address, ifa_local, ifa_flags = 1, 2, 8
-    out = []
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as s:
-        s.sendto(struct.pack("=IHHIIBBBBI", 24, rtm_getaddr, 0x301, 1, 0, fam, 0, 0, 0, 0), (0, 0))
-        while True:
-            data = s.recv(1 << 16)
-            off = 0
-            while off + 16 <= len(data):
-                length, mtype = struct.unpack_from("=IH", data, off)
-                if mtype == nlmsg_done or length < 16:
-                    return out
-                if mtype == nlmsg_error:
-                    raise OSError("netlink RTM_GETADDR failed")
-                if mtype == rtm_newaddr:
-                    _, plen, flags, _, index = struct.unpack_from("=BBBBI", data, off + 16)
-                    attrs, pos = {}, off + 24
-                    while pos + 4 <= off + length:
-                        alen, atype = struct.unpack_from("=HH", data, pos)
-                        if alen < 4:
-                            break
-                        attrs[atype] = data[pos + 4:pos + alen]
-                        pos += (alen + 3) & ~3
-                    raw = attrs.get(ifa_local) or attrs.get(ifa_address)
-                    if ifa_flags in attrs:
-                        flags = struct.unpack("=I", attrs[ifa_flags][:4])[0]
-                    if raw:
-                        out.append((index, socket.inet_ntop(fam, raw), plen, flags))
-                off += (length + 3) & ~3
-
-
 def _ethtool(name, update=None):
     """Read (and with ``update`` a dict, change) link settings via SIOCETHTOOL.
 
@@ -399,12 +365,13 @@ class Addresses:
         self.snapshot = {}
 
     def instances(self, keys):
+        from icwmpy.backends.linux import kernel_addresses   # here: linux imports this module
         try:
-            index = socket.if_nametoindex(keys[-1])
-            found = [a for a in _netlink_addresses(self.family) if a[0] == index]
+            found = [a for a in kernel_addresses(self.family) if a["dev"] == keys[-1]]
         except OSError:
             found = []
-        listed = {f"{addr}/{plen}": (addr, plen, flags) for _, addr, plen, flags in found}
+        listed = {f"{a['address']}/{a['plen']}": (a["address"], a["plen"], a["flags"])
+                  for a in found}
         self.snapshot[keys[-1]] = listed
         return list(listed)
 
