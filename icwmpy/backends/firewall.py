@@ -103,7 +103,9 @@ def _join(start, end):
 class _Sections:
     """The sections of one type of the firewall package (named the first time they are
     listed, as :class:`UciTable` does, so instance numbers last); a parameter ``X`` is
-    read by the method ``get_X`` and written by ``set_X``.
+    read by the method ``get_X`` and written by ``set_X``, or, when it is one of the
+    ``options`` table, by the reading named there and its ``set_`` twin on the option
+    given there.
 
     An ACS may set a range's end before its start (in one SetParameterValues, or one
     ``icwmpd -c set`` after the other): an end that does not fit the start written yet is
@@ -112,6 +114,7 @@ class _Sections:
     """
 
     type = None
+    options = {}   # {parameter: (reading, option, more arguments)}
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -132,10 +135,18 @@ class _Sections:
         self.uci.set(PKG, section, name, value)
 
     def get(self, keys, relname):
+        if relname in self.options:
+            reading, *args = self.options[relname]
+            return getattr(self, reading)(keys[-1], *args)
         return getattr(self, "get_" + relname)(keys[-1])
 
     def set(self, keys, relname, value):
-        if self.get(keys, relname) != value:
+        if self.get(keys, relname) == value:
+            return
+        if relname in self.options:
+            reading, *args = self.options[relname]
+            getattr(self, "set_" + reading)(keys[-1], value, *args)
+        else:
             getattr(self, "set_" + relname)(keys[-1], value)
 
     def add(self, keys):
@@ -161,14 +172,14 @@ class _Sections:
             end = _range(self.option(section, option))[1]
         return str(none if end is None else end)
 
-    def set_range_start(self, section, option, value, none):
+    def set_range_start(self, section, value, option, none):
         start = None if int(value) == none else int(value)
         waiting = f"{section}.{option}"
         end = self.pending.get(waiting, _range(self.option(section, option))[1])
         self._wait_if_before(waiting, start, end)
         self.put(section, option, _join(start, end))
 
-    def set_range_end(self, section, option, value, none):
+    def set_range_end(self, section, value, option, none):
         end = None if int(value) == none else int(value)
         start = _range(self.option(section, option))[0]
         self._wait_if_before(f"{section}.{option}", start, end)
@@ -213,6 +224,8 @@ class PortMappings(_Sections):
     """``NAT.PortMapping.{i}``: the DNAT redirects (port forwards)."""
 
     type = "redirect"
+    options = {"ExternalPort": ("range_start", "src_dport", 0),
+               "ExternalPortEndRange": ("range_end", "src_dport", 0)}
 
     def listed(self, section):
         return self.option(section, "target", "DNAT").upper() == "DNAT"
@@ -251,18 +264,6 @@ class PortMappings(_Sections):
 
     def set_RemoteHost(self, section, value):
         self.put(section, "src_ip", value)
-
-    def get_ExternalPort(self, section):
-        return self.range_start(section, "src_dport", 0)
-
-    def set_ExternalPort(self, section, value):
-        self.set_range_start(section, "src_dport", value, 0)
-
-    def get_ExternalPortEndRange(self, section):
-        return self.range_end(section, "src_dport", 0)
-
-    def set_ExternalPortEndRange(self, section, value):
-        self.set_range_end(section, "src_dport", value, 0)
 
     def get_InternalPort(self, section):
         return self.range_start(section, "dest_port", 0)
@@ -402,6 +403,16 @@ class Rules(_Sections):
     """
 
     type = "rule"
+    options = {
+        "SourceInterface": ("zone_interface", "src"), "DestInterface": ("zone_interface", "dest"),
+        "SourceAllInterfaces": ("all_interfaces", "src"),
+        "DestAllInterfaces": ("all_interfaces", "dest"),
+        "SourceIP": ("address", "src_ip"), "DestIP": ("address", "dest_ip"),
+        "SourceMask": ("mask", "src_ip"), "DestMask": ("mask", "dest_ip"),
+        "SourcePort": ("range_start", "src_port", -1),
+        "SourcePortRangeMax": ("range_end", "src_port", -1),
+        "DestPort": ("range_start", "dest_port", -1),
+        "DestPortRangeMax": ("range_end", "dest_port", -1)}
 
     def listed(self, section):
         return section != CR_RULE
@@ -449,33 +460,19 @@ class Rules(_Sections):
     def set_Target(self, section, value):
         self.put(section, "target", value.upper())
 
-    def _zone_interface(self, section, option):
+    # a zone option (src, dest) read as Interface or AllInterfaces
+    def zone_interface(self, section, option):
         zone = self.option(section, option, "")
         return "" if zone == "*" else zone_interface(self.ctx, zone)
 
-    def get_SourceInterface(self, section):
-        return self._zone_interface(section, "src")
+    def set_zone_interface(self, section, value, option):
+        self.put(section, option, zone_of(self.ctx, value) if value else "")
 
-    def set_SourceInterface(self, section, value):
-        self.put(section, "src", zone_of(self.ctx, value) if value else "")
+    def all_interfaces(self, section, option):
+        return "1" if self.option(section, option) == "*" else "0"
 
-    def get_DestInterface(self, section):
-        return self._zone_interface(section, "dest")
-
-    def set_DestInterface(self, section, value):
-        self.put(section, "dest", zone_of(self.ctx, value) if value else "")
-
-    def get_SourceAllInterfaces(self, section):
-        return "1" if self.option(section, "src") == "*" else "0"
-
-    def set_SourceAllInterfaces(self, section, value):
-        self.put(section, "src", "*" if value == "1" else "")
-
-    def get_DestAllInterfaces(self, section):
-        return "1" if self.option(section, "dest") == "*" else "0"
-
-    def set_DestAllInterfaces(self, section, value):
-        self.put(section, "dest", "*" if value == "1" else "")
+    def set_all_interfaces(self, section, value, option):
+        self.put(section, option, "*" if value == "1" else "")
 
     def get_IPVersion(self, section):
         return FAMILIES.get(self.option(section, "family", ""), "-1")
@@ -484,11 +481,11 @@ class Rules(_Sections):
         self.put(section, "family", {"4": "ipv4", "6": "ipv6"}.get(value, ""))
 
     # an address option holds "address" or "address/prefix length": IP and Mask
-    def _address(self, section, option):
+    def address(self, section, option):
         words = _words(self.option(section, option))
         return words[0].partition("/")[0] if words else ""
 
-    def _mask(self, section, option):
+    def mask(self, section, option):
         words = _words(self.option(section, option))
         if not words:
             return ""
@@ -496,66 +493,18 @@ class Rules(_Sections):
             return words[0]
         return words[0] + ("/128" if ":" in words[0] else "/32")
 
-    def _set_address(self, section, option, value):
+    def set_address(self, section, value, option):
         words = _words(self.option(section, option))
         prefix = words[0].partition("/")[2] if words else ""
         self.put(section, option, f"{value}/{prefix}" if value and prefix else value)
 
-    def _set_mask(self, section, option, value):
-        address = self._address(section, option) or value.partition("/")[0]
+    def set_mask(self, section, value, option):
+        address = self.address(section, option) or value.partition("/")[0]
         length = value.partition("/")[2]
         self.put(section, option, f"{address}/{length}" if address and length else address)
-
-    def get_SourceIP(self, section):
-        return self._address(section, "src_ip")
-
-    def set_SourceIP(self, section, value):
-        self._set_address(section, "src_ip", value)
-
-    def get_SourceMask(self, section):
-        return self._mask(section, "src_ip")
-
-    def set_SourceMask(self, section, value):
-        self._set_mask(section, "src_ip", value)
-
-    def get_DestIP(self, section):
-        return self._address(section, "dest_ip")
-
-    def set_DestIP(self, section, value):
-        self._set_address(section, "dest_ip", value)
-
-    def get_DestMask(self, section):
-        return self._mask(section, "dest_ip")
-
-    def set_DestMask(self, section, value):
-        self._set_mask(section, "dest_ip", value)
 
     def get_Protocol(self, section):
         return str(_protocol_number(self.option(section, "proto", "")))
 
     def set_Protocol(self, section, value):
         self.put(section, "proto", _protocol_name(int(value)))
-
-    def get_SourcePort(self, section):
-        return self.range_start(section, "src_port", -1)
-
-    def set_SourcePort(self, section, value):
-        self.set_range_start(section, "src_port", value, -1)
-
-    def get_SourcePortRangeMax(self, section):
-        return self.range_end(section, "src_port", -1)
-
-    def set_SourcePortRangeMax(self, section, value):
-        self.set_range_end(section, "src_port", value, -1)
-
-    def get_DestPort(self, section):
-        return self.range_start(section, "dest_port", -1)
-
-    def set_DestPort(self, section, value):
-        self.set_range_start(section, "dest_port", value, -1)
-
-    def get_DestPortRangeMax(self, section):
-        return self.range_end(section, "dest_port", -1)
-
-    def set_DestPortRangeMax(self, section, value):
-        self.set_range_end(section, "dest_port", value, -1)
