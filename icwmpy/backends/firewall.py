@@ -161,6 +161,16 @@ class _Sections:
             if name.startswith(key + "."):
                 self.pending.delete(name)
 
+    # a section is on unless its ``enabled`` says otherwise, as fw reads it
+    def get_Enable(self, section):
+        return _flag(self.option(section, "enabled"))
+
+    def set_Enable(self, section, value):
+        self.put(section, "enabled", value)
+
+    def get_Status(self, section):
+        return "Enabled" if self.get_Enable(section) == "1" else "Disabled"
+
     # a port range option, with ``none`` as the reading of no port
     def range_start(self, section, option, none):
         start, _ = _range(self.option(section, option))
@@ -209,9 +219,6 @@ class InterfaceSettings(_Sections):
     def set_Enable(self, section, value):
         self.put(section, "masq", value)
 
-    def get_Status(self, section):
-        return "Enabled" if self.get_Enable(section) == "1" else "Disabled"
-
     def get_Interface(self, section):
         return zone_interface(self.ctx, self.option(section, "name", section))
 
@@ -233,15 +240,6 @@ class PortMappings(_Sections):
     def defaults(self, section):
         """Disabled until the ACS has said where it goes and enables it."""
         return {"target": "DNAT", "src": "wan", "dest": "lan", "proto": "tcp", "enabled": "0"}
-
-    def get_Enable(self, section):
-        return _flag(self.option(section, "enabled"))
-
-    def set_Enable(self, section, value):
-        self.put(section, "enabled", value)
-
-    def get_Status(self, section):
-        return "Enabled" if self.get_Enable(section) == "1" else "Disabled"
 
     def get_Interface(self, section):
         src = self.option(section, "src", "")
@@ -420,15 +418,6 @@ class Rules(_Sections):
     def defaults(self, section):
         """As bbfdm adds one: disabled, dropping, any protocol."""
         return {"enabled": "0", "target": "DROP", "proto": "all"}
-
-    def get_Enable(self, section):
-        return _flag(self.option(section, "enabled"))
-
-    def set_Enable(self, section, value):
-        self.put(section, "enabled", value)
-
-    def get_Status(self, section):
-        return "Enabled" if self.get_Enable(section) == "1" else "Disabled"
 
     def get_Order(self, section):
         return str(self.instances(()).index(section) + 1)
