@@ -184,6 +184,15 @@ class NetworkTable:
         return refs(self.ctx, lower_layers(self.ctx, self.net, table, key))
 
 
+def interface_status(dev, disabled=False):
+    """Status of an interface on the kernel device ``dev``: Down when it is disabled,
+    LowerLayerDown while there is no such device (yet)."""
+    if disabled:
+        return "Down"
+    status = device_status(dev)
+    return "LowerLayerDown" if status == "NotPresent" else status
+
+
 def refs(ctx, pairs):
     """Comma-separated paths of [(table, key)], those that exist."""
     return ",".join(p for p in (ref(ctx, t, k) for t, k in pairs) if p)
@@ -237,10 +246,7 @@ class IPInterfaces(system.NetInterfaces):
         if relname == "Enable":
             return "0" if true(opts.get("disabled", "0")) else "1"
         if relname == "Status":
-            if true(opts.get("disabled", "0")):
-                return "Down"
-            status = device_status(dev)
-            return "LowerLayerDown" if status == "NotPresent" else status
+            return interface_status(dev, true(opts.get("disabled", "0")))
         if relname == "Name":
             return dev
         if relname == "LowerLayers":
@@ -496,8 +502,7 @@ class VLANTerminations(NetworkTable):
         if relname == "Enable":
             return "1"
         if relname == "Status":
-            status = device_status(dev)
-            return "LowerLayerDown" if status == "NotPresent" else status
+            return interface_status(dev)
         if relname == "Name":
             return dev
         if relname == "LowerLayers":
@@ -549,10 +554,7 @@ class PPPInterfaces(NetworkTable):
         if relname == "Enable":
             return "0" if disabled else "1"
         if relname == "Status":
-            if disabled:
-                return "Down"
-            status = device_status(dev)
-            return "LowerLayerDown" if status == "NotPresent" else status
+            return interface_status(dev, disabled)
         if relname == "Name":
             return dev
         if relname == "LowerLayers":
