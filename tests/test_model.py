@@ -508,3 +508,38 @@ def test_a_value_the_backend_refuses_is_9007_and_nothing_stays_staged(tmp_path):
     assert fault.value.details == [("Device.Box.Even", 9007, "3 is odd")]
     assert uci.changed() == set() and uci.get("box", "main", "name") == "one"
     assert model.set_values([("Device.Box.Even", "4", None)]) == 0
+
+
+class CountedRows:
+    """A table handler that counts how often its instances are listed (test below)."""
+    listings = 0
+
+    def __init__(self, ctx):
+        pass
+
+    def instances(self, keys):
+        CountedRows.listings += 1
+        return [str(n) for n in range(1, 201)]
+
+    def get(self, keys, relname):
+        return keys[-1]
+
+
+def test_names_asked_in_one_request_list_each_table_once(tmp_path):
+    """GetParameterValues of 200 explicit names of a 200-row table lists it once, not 200
+    times (which made the cost grow with names x rows)."""
+    from icwmpy.config.uci import Uci
+    from icwmpy.model import DataModel
+    from icwmpy.model.schema import Definitions
+    from icwmpy.rpc.methods import _concat
+    from icwmpy.store import Store
+
+    defs = Definitions()
+    defs.load({"Device.Rows.{i}.": {"_table": {"python": "test_model:CountedRows"},
+                                    "Key": {"type": "string"}}})
+    model = DataModel(defs, Uci(str(tmp_path)), Store(str(tmp_path / "state")))
+    names = [f"Device.Rows.{n}.Key" for n in range(1, 201)]
+    CountedRows.listings = 0
+    out = _concat(model.operation, model.get_values, model.check, names, None, 1000)
+    assert [value for _, value, _ in out] == [str(n) for n in range(1, 201)]
+    assert CountedRows.listings == 1

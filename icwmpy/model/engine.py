@@ -129,6 +129,7 @@ class DataModel:
         self._committed = set()
         self.change_listeners = []
         self._lock = threading.RLock()
+        self._depth = 0          # operations nested in the one in progress
         self._cache = {}
         self._by_number = {}
         self._addressing = None
@@ -139,14 +140,30 @@ class DataModel:
 
     # ------------------------------------------------------------ operations
     @contextlib.contextmanager
+    def operation(self, addressing=None):
+        """Several calls as one operation (the names of one GetParameterValues): they
+        share one listing of each table instead of listing it again per call."""
+        with self._operation(addressing):
+            yield
+
+    @contextlib.contextmanager
     def _operation(self, addressing=None):
         """Serialise calls and give each a fresh cache of instance lists and its
-        :class:`Addressing`."""
+        :class:`Addressing`; a call inside another keeps the outer one's."""
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
             self._cache, self._by_number, self._addressing = {}, {}, addressing
+            self._depth = 1
             try:
                 yield
             finally:
+                self._depth = 0
                 self._cache, self._by_number, self._addressing = {}, {}, None
 
     def get_values(self, path, addressing=None, limit=None):

@@ -40,21 +40,23 @@ def _inside(name, partials):
     return any(name[: i + 1] in partials for i, c in enumerate(name) if c == ".")
 
 
-def _concat(fn, check, names, addressing, limit):
-    """fn(name) for each name, results joined: one worker-thread hop for a whole list.
+def _concat(operation, fn, check, names, addressing, limit):
+    """fn(name) for each name, results joined: one worker-thread hop and one model
+    ``operation`` (one listing of each table) for a whole list.
     Each parameter is answered once: a name asked again, or inside a partial path asked
     before (``Device.DeviceInfo.`` after ``Device.``), is only checked (``check``: 9005 if
     it names nothing), so 400 x ``Device.`` walks the tree once. The whole answer holds at
     most ``limit`` items (fn stops at what is left: 9004). A parameter asked before the
     partial path that holds it keeps its first place and appears once."""
     out, partials = [], set()
-    for name in dict.fromkeys(names):
-        if _inside(name, partials):
-            check(name, addressing)
-            continue
-        out += fn(name, addressing, limit - len(out))
-        if name.endswith("."):
-            partials.add(name)
+    with operation(addressing):
+        for name in dict.fromkeys(names):
+            if _inside(name, partials):
+                check(name, addressing)
+                continue
+            out += fn(name, addressing, limit - len(out))
+            if name.endswith("."):
+                partials.add(name)
     return list({item[0]: item for item in out}.values()) if partials else out
 
 
@@ -133,7 +135,8 @@ class RpcHandler:
         return {"MethodList": self.methods}
 
     async def get_parameter_values(self, args):
-        values = await self._model(_concat, self.model.get_values, self.model.check,
+        values = await self._model(_concat, self.model.operation, self.model.get_values,
+                                   self.model.check,
                                    args["ParameterNames"], self._addressing,
                                    self.features.max_parameters)
         return {"ParameterList": values}
@@ -150,7 +153,8 @@ class RpcHandler:
         return {"Status": status}
 
     async def get_parameter_attributes(self, args):
-        attributes = await self._model(_concat, self.model.get_attributes, self.model.check,
+        attributes = await self._model(_concat, self.model.operation,
+                                       self.model.get_attributes, self.model.check,
                                        args["ParameterNames"], self._addressing,
                                        self.features.max_parameters)
         return {"ParameterList": attributes}
