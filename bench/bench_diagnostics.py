@@ -21,13 +21,11 @@ import asyncio
 import datetime
 import logging
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -37,32 +35,10 @@ from icwmpy.diagnostics import Diagnostics  # noqa: E402
 from icwmpy.model import DataModel  # noqa: E402
 from icwmpy.store import Store  # noqa: E402
 
+from bench_download import start_server  # noqa: E402  (its http.server of a directory)
+
 DATAMODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "datamodel")
 IP = "Device.IP.Diagnostics."
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(directory):
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
-                               "--directory", directory, str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return server, url
-        except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.05)
 
 
 def curl_round(url):

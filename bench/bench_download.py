@@ -53,6 +53,8 @@ def free_port():
 
 
 def start_server(directory):
+    """``python -m http.server`` of ``directory`` on 127.0.0.1, in its own process so that
+    its CPU and memory are not counted as ours: (process, base URL) once it answers."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
                                "--directory", directory, str(port)],
