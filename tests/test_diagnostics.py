@@ -65,6 +65,12 @@ class Cpe:
         items = [(path + name, str(value), None) for name, value in values.items()]
         return await self.run_model(self.model.set_values, items)
 
+    async def refused(self, path, **values):
+        """The CwmpFault of an SPV the CPE must refuse."""
+        with pytest.raises(CwmpFault) as fault:
+            await self.spv(path, **values)
+        return fault.value
+
     async def run(self, path, timeout=30, **values):
         """SPV of ``values`` + DiagnosticsState=Requested, the session ends, the test runs:
         {relative name: value} of the object afterwards."""
@@ -220,17 +226,15 @@ async def test_ping_unreachable_address(cpe, host, state):
                                          ("DiagnosticsState", "Complete")])
 @on_loop
 async def test_bad_values_are_refused(cpe, name, value):
-    with pytest.raises(CwmpFault) as fault:
-        await cpe.spv(IP + "IPPing.", **{name: value})
-    assert fault.value.code == 9003 and fault.value.details[0][1] == 9007
+    fault = await cpe.refused(IP + "IPPing.", **{name: value})
+    assert fault.code == 9003 and fault.details[0][1] == 9007
     assert (await cpe.values(IP + "IPPing."))["DiagnosticsState"] == "None"
 
 
 @on_loop
 async def test_udp_echo_config_refuses_a_nonexistent_interface(cpe):
-    with pytest.raises(CwmpFault) as fault:
-        await cpe.spv(IP + "UDPEchoConfig.", Enable=1, Interface="Device.IP.Interface.999")
-    assert fault.value.details[0][:2] == (IP + "UDPEchoConfig.Interface", 9007)
+    fault = await cpe.refused(IP + "UDPEchoConfig.", Enable=1, Interface="Device.IP.Interface.999")
+    assert fault.details[0][:2] == (IP + "UDPEchoConfig.Interface", 9007)
     assert cpe.diagnostics.echo.port is None
 
 

@@ -13,16 +13,13 @@ import hashlib
 import os
 import socket
 import sys
-import threading
 import time
 
 import pytest
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
-from pyftpdlib.servers import FTPServer
 
 from acs import HttpServer, Response, run
 from certs import make_pki
+from ftpserver import ftp_server
 from icwmpy import digest
 from icwmpy.faults import CwmpFault
 from icwmpy.store import Store
@@ -142,17 +139,8 @@ def ftp(tmp_path_factory):
     """An FTP server (user u, password p) over a directory; yields (url, directory)."""
     root = tmp_path_factory.mktemp("ftp")
     (root / "image.bin").write_bytes(blob(300_000, 7))
-    authorizer = DummyAuthorizer()
-    authorizer.add_user("u", "p", str(root), perm="elradfmw")
-    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer,
-                                              "auth_failed_timeout": 0.05})
-    server = FTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever,
-                              kwargs={"timeout": 0.05, "handle_exit": False}, daemon=True)
-    thread.start()
-    yield f"ftp://127.0.0.1:{server.socket.getsockname()[1]}", root
-    server.close_all()
-    thread.join(5)
+    with ftp_server(root) as port:
+        yield f"ftp://127.0.0.1:{port}", root
 
 
 # ---------------------------------------------------------------- the queue under test
