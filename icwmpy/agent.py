@@ -227,7 +227,7 @@ class Agent:
         if self.settings.cpe.periodic_notify_enable:
             workers.append(asyncio.create_task(self._poll_values()))
         try:
-            if self.settings.cpe.periodic_notify_enable:
+            if self.settings.cpe.periodic_notify_enable and self.model.watching():
                 try:  # what changed while we were down joins the first Inform
                     await self.check_values()
                 except Exception:
@@ -511,10 +511,14 @@ class Agent:
         self._arm_scheduled()
 
     async def _poll_values(self):
-        """Check every ``periodic_notify_interval`` seconds (run() checked at start-up)."""
+        """Check every ``periodic_notify_interval`` seconds (run() checked at start-up)
+        while a parameter has notification on; a fleet's CPEs each at their phase of the
+        interval, so that their polls do not queue on the model thread together."""
+        if self.member:
+            await asyncio.sleep(self.member.phase * self.settings.cpe.periodic_notify_interval)
         while True:
             await asyncio.sleep(max(1, self.settings.cpe.periodic_notify_interval))
-            if self.settings.cpe.periodic_notify_enable:
+            if self.settings.cpe.periodic_notify_enable and self.model.watching():
                 try:
                     await self.check_values()
                 except Exception:

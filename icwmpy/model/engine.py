@@ -341,8 +341,7 @@ class DataModel:
         """
         with self._operation():
             paths = [k for k, (n, _) in self.attributes.items() if n > 0]
-            paths += [p.path.replace("{i}", "*") for p in self.defs.walk_params()
-                      if p.default_notification]
+            paths += self.defs.notified
             out, seen = [], set()
             for path in paths:
                 try:
@@ -357,6 +356,11 @@ class DataModel:
                     if notification:
                         out.append((name, self._read(p, keys, name), p.type.name, notification))
             return out
+
+    def watching(self):
+        """Whether any parameter has notification on (by its definition or an attribute):
+        without one, there is no value change to look for."""
+        return bool(self.defs.notified) or any(n > 0 for _, (n, _) in self.attributes.items())
 
     def take_reloads(self):
         """The UCI packages committed since the last call, with their reload commands."""

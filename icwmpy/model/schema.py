@@ -135,6 +135,7 @@ class Definitions:
         self.by_path = {root: self.root}   # template path of objects (with {i}) -> def
         self.bound = False
         self._binding = threading.Lock()
+        self.notified = ()   # paths of the parameters notified by default (set by bind)
 
     def load_dir(self, directory):
         for fname in sorted(os.listdir(directory)):
@@ -225,6 +226,9 @@ class Definitions:
                     else:
                         with _naming(p.path):
                             p.backend = backends.build_param(p)
+            # what value-change detection always watches: the same for every CPE
+            self.notified = tuple(p.path.replace("{i}", "*") for p in self.walk_params()
+                                  if p.default_notification)
             self.bound = True
         return self
 
