@@ -4,12 +4,16 @@ One home router, coherent across packages: a dual-band AP with a main and a gues
 PPPoE WAN, a LAN bridge, an IPTV VLAN, DHCP pools with static leases, port forwards, NTP
 servers, and a dnsmasq lease file. :func:`router_confdir` copies it (with the repo's
 default ``cwmp``) into a test's own directory, so tests read and write it freely; the
-lease file's path is written into ``dhcp.@dnsmasq[0].leasefile``.
+lease file's path is written into ``dhcp.@dnsmasq[0].leasefile``. :func:`router_session`
+runs icwmpd on that copy through one session with the test ACS.
 """
 
+import asyncio
 import shutil
 from pathlib import Path
 
+import acs as A
+from cpe import Cpe
 from icwmpy.config.uci import Uci
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,3 +91,24 @@ def tools(directory, **outputs):
         script.write_text(f'#!/bin/sh\ncase "$*" in\n{cases}  *) exit 237 ;;\nesac\n')
         script.chmod(0o755)
     return directory
+
+
+def router_session(tmp_path, *rpcs, timeout=20):
+    """The router's configuration in ``tmp_path`` (:func:`router_confdir`), icwmpd on it
+    and a test ACS that answers the bootstrap Inform with ``rpcs``: that session, once the
+    daemon has applied it (the services reload after the session) and exited with 0."""
+    router_confdir(tmp_path)
+
+    async def main():
+        acs = A.Acs()
+        await acs.start()
+        cpe = Cpe(tmp_path, acs.url)
+        acs.queue(*rpcs)
+        await cpe.start()
+        session = await acs.wait_session(1, timeout=timeout)
+        await asyncio.sleep(0.2)
+        assert await cpe.stop() == 0
+        await acs.stop()
+        return session
+
+    return A.run(main(), timeout=timeout + 40)

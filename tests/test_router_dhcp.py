@@ -17,13 +17,11 @@ from pathlib import Path
 import pytest
 
 import acs as A
-from cpe import Cpe
 from icwmpy.config.uci import Uci
-from openwrt import router_confdir
+from openwrt import router_confdir, router_session
 
 REPO = Path(__file__).resolve().parents[1]
 POOL = "Device.DHCPv4.Server.Pool."
-TIMEOUT = 20
 
 
 class Router:
@@ -324,32 +322,21 @@ def test_dns_relay_forwarders(router):
 
 
 def test_a_daemon_session_adds_and_sets_and_the_file_follows(tmp_path):
-    router_confdir(tmp_path)
-
-    async def main():
-        acs = A.Acs()
-        await acs.start()
-        cpe = Cpe(tmp_path, acs.url)
-        acs.queue(A.add_object(POOL + "1.StaticAddress.", "k1"),
-                  A.set_parameter_values([(POOL + "1.StaticAddress.3.Chaddr", "02:11:22:33:44:55"),
-                                          (POOL + "1.StaticAddress.3.Yiaddr", "192.168.1.40"),
-                                          (POOL + "1.StaticAddress.3.Enable", "1", "xsd:boolean"),
-                                          (POOL + "1.MaxAddress", "192.168.1.200"),
-                                          (POOL + "1.LeaseTime", "86400", "xsd:int")], "k2"),
-                  A.add_object(POOL + "2.Option.", "k3"),
-                  A.set_parameter_values([(POOL + "2.Option.1.Tag", "42", "xsd:unsignedInt"),
-                                          (POOL + "2.Option.1.Value", "C0A80201", "xsd:hexBinary"),
-                                          (POOL + "2.Option.1.Enable", "true", "xsd:boolean")],
-                                         "k4"),
-                  A.set_parameter_values([(POOL + "1.MinAddress", "192.168.1.10"),
-                                          (POOL + "1.MaxAddress", "192.168.7.1")], "k5"))
-        await cpe.start()
-        s = await acs.wait_session(1, timeout=TIMEOUT)
-        assert await cpe.stop() == 0
-        await acs.stop()
-        return s
-
-    s = A.run(main(), timeout=60)
+    s = router_session(
+        tmp_path,
+        A.add_object(POOL + "1.StaticAddress.", "k1"),
+        A.set_parameter_values([(POOL + "1.StaticAddress.3.Chaddr", "02:11:22:33:44:55"),
+                                (POOL + "1.StaticAddress.3.Yiaddr", "192.168.1.40"),
+                                (POOL + "1.StaticAddress.3.Enable", "1", "xsd:boolean"),
+                                (POOL + "1.MaxAddress", "192.168.1.200"),
+                                (POOL + "1.LeaseTime", "86400", "xsd:int")], "k2"),
+        A.add_object(POOL + "2.Option.", "k3"),
+        A.set_parameter_values([(POOL + "2.Option.1.Tag", "42", "xsd:unsignedInt"),
+                                (POOL + "2.Option.1.Value", "C0A80201", "xsd:hexBinary"),
+                                (POOL + "2.Option.1.Enable", "true", "xsd:boolean")],
+                               "k4"),
+        A.set_parameter_values([(POOL + "1.MinAddress", "192.168.1.10"),
+                                (POOL + "1.MaxAddress", "192.168.7.1")], "k5"))
     assert s.methods == ["Inform", "AddObjectResponse", "SetParameterValuesResponse",
                          "AddObjectResponse", "SetParameterValuesResponse", "Fault"]
     assert s.messages[1].parsed == {"InstanceNumber": "3", "Status": "1"}  # dnsmasq reloads

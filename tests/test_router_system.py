@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 import acs as A
-from cpe import Cpe
 from icwmpy.config.uci import Uci
 from icwmpy.model.types import format_datetime
-from openwrt import REPO, router_confdir
+from openwrt import REPO, router_confdir, router_session
 
 ZONEINFO = Path("/usr/share/zoneinfo")
 SERVERS = [f"{n}.openwrt.pool.ntp.org" for n in range(4)]
@@ -377,35 +376,23 @@ def test_ddns_client_add_and_delete(router):
 # ------------------------------------------------------------------ one ACS session
 
 def test_an_acs_session_provisions_time_upnp_and_ddns(tmp_path):
-    conf = router_confdir(tmp_path)
-
-    async def main():
-        acs = A.Acs()
-        await acs.start()
-        cpe = Cpe(tmp_path, acs.url)
-        assert cpe.confdir == conf
-        acs.queue(A.set_parameter_values([
+    s = router_session(
+        tmp_path,
+        A.set_parameter_values([
             ("Device.Time.Client.1.Servers", "ntp1.isp.example,ntp2.isp.example"),
             ("Device.Time.LocalTimeZone", "GMT0BST,M3.5.0/1,M10.5.0"),
             ("Device.UPnP.Device.Enable", "0")], "prov-1"),
-            A.add_object("Device.DynamicDNS.Client.", "prov-2"),
-            A.get_parameter_values("Device.DynamicDNS.ClientNumberOfEntries"),
-            A.set_parameter_values([("Device.UPnP.Device.UPnPIGD", "0"),
-                                    ("Device.Time.Client.1.Enable", "perhaps")], "prov-3"))
-        await cpe.start()
-        s = await acs.wait_session(1, timeout=20)
-        await cpe.stop()
-        await acs.stop()
-        return s
-
-    s = A.run(main(), timeout=60)
+        A.add_object("Device.DynamicDNS.Client.", "prov-2"),
+        A.get_parameter_values("Device.DynamicDNS.ClientNumberOfEntries"),
+        A.set_parameter_values([("Device.UPnP.Device.UPnPIGD", "0"),
+                                ("Device.Time.Client.1.Enable", "perhaps")], "prov-3"))
     assert s.methods == ["Inform", "SetParameterValuesResponse", "AddObjectResponse",
                          "GetParameterValuesResponse", "Fault"]
     assert s.messages[1].parsed == {"Status": "1"}          # services reload after the session
     count = {p["Name"]: p["Value"] for p in s.messages[3].parsed["ParameterList"]}
     assert count == {"Device.DynamicDNS.ClientNumberOfEntries": "3"}
     assert "9007" in s.messages[4].raw.decode()
-    tree = Uci(str(conf))
+    tree = Uci(str(tmp_path / "config"))
     assert tree.get("system", "ntp", "server") == ["ntp1.isp.example", "ntp2.isp.example"]
     assert tree.get("system", "@system[0]", "timezone") == "GMT0BST,M3.5.0/1,M10.5.0"
     assert tree.get("upnpd", "config", "enabled") == "0"

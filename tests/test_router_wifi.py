@@ -7,7 +7,6 @@ stand-ins for the wireless tools ``iw`` and ``iwinfo`` put first on PATH, printi
 those tools print on an OpenWrt 23.05 router.
 """
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -17,9 +16,8 @@ from pathlib import Path
 import pytest
 
 import acs as A
-from cpe import Cpe
 from icwmpy.config.uci import Uci
-from openwrt import STATION_DUMP, router_confdir, tools
+from openwrt import STATION_DUMP, router_confdir, router_session, tools
 
 REPO = Path(__file__).resolve().parents[1]
 AP = "Device.WiFi.AccessPoint."
@@ -378,32 +376,20 @@ def test_an_end_point_reports_its_link_to_the_access_point(tmp_path):
 # ------------------------------------------------------------------ the daemon
 
 def test_an_acs_session_provisions_the_wifi(tmp_path):
-    router_confdir(tmp_path)
-
-    async def main():
-        acs = A.Acs()
-        await acs.start()
-        cpe = Cpe(tmp_path, acs.url)
-        acs.queue(A.get_parameter_values("Device.WiFi.SSID.1.SSID", f"{AP}1.Security.ModeEnabled"),
-                  A.set_parameter_values([("Device.WiFi.SSID.1.SSID", "MyNetwork"),
-                                          (f"{AP}1.Security.KeyPassphrase", "s3cret-passphrase"),
-                                          (f"{AP}1.Security.ModeEnabled", "WPA3-Personal-Transition")],
-                                         "wifi-1"),
-                  A.add_object("Device.WiFi.SSID.", "wifi-2"),
-                  A.set_parameter_values([("Device.WiFi.SSID.4.SSID", "Lab"),
-                                          ("Device.WiFi.SSID.4.Enable", "1", "xsd:boolean")], "wifi-3"),
-                  A.add_object("Device.WiFi.SSID.", "wifi-4"),
-                  A.delete_object("Device.WiFi.SSID.5.", "wifi-5"),
-                  A.add_object(AP, "wifi-6"),
-                  A.set_parameter_values([(f"{AP}2.Security.ModeEnabled", "WEP-256")], "bad"))
-        await cpe.start()
-        s = await acs.wait_session(1, timeout=20)
-        await asyncio.sleep(0.2)
-        assert await cpe.stop() == 0
-        await acs.stop()
-        return s
-
-    s = asyncio.run(main())
+    s = router_session(
+        tmp_path,
+        A.get_parameter_values("Device.WiFi.SSID.1.SSID", f"{AP}1.Security.ModeEnabled"),
+        A.set_parameter_values([("Device.WiFi.SSID.1.SSID", "MyNetwork"),
+                                (f"{AP}1.Security.KeyPassphrase", "s3cret-passphrase"),
+                                (f"{AP}1.Security.ModeEnabled", "WPA3-Personal-Transition")],
+                               "wifi-1"),
+        A.add_object("Device.WiFi.SSID.", "wifi-2"),
+        A.set_parameter_values([("Device.WiFi.SSID.4.SSID", "Lab"),
+                                ("Device.WiFi.SSID.4.Enable", "1", "xsd:boolean")], "wifi-3"),
+        A.add_object("Device.WiFi.SSID.", "wifi-4"),
+        A.delete_object("Device.WiFi.SSID.5.", "wifi-5"),
+        A.add_object(AP, "wifi-6"),
+        A.set_parameter_values([(f"{AP}2.Security.ModeEnabled", "WEP-256")], "bad"))
     assert s.methods == ["Inform", "GetParameterValuesResponse", "SetParameterValuesResponse",
                          "AddObjectResponse", "SetParameterValuesResponse", "AddObjectResponse",
                          "DeleteObjectResponse", "AddObjectResponse", "Fault"], s.methods
