@@ -211,6 +211,14 @@ def refused_port():
         return s.getsockname()[1]
 
 
+def error_url(pattern, server, ftp):
+    """The URL of an error test: ``{refused}`` a port nothing listens on, ``{http}`` the
+    HTTP file server, ``{unknown}`` a name no resolver knows, ``{ftp}`` / ``{ftp_bad}`` the
+    FTP server with the right / a wrong password."""
+    return pattern.format(refused=refused_port(), http=server.url, unknown=UNKNOWN,
+                          ftp=ftp[0], ftp_bad=ftp[0].replace("u:p@", "u:wrong@"))
+
+
 @on_loop
 async def test_download_protocol_version(cpe):
     async with http_server("::1") as server:
@@ -231,9 +239,7 @@ async def test_download_protocol_version(cpe):
 @on_loop
 async def test_download_errors(cpe, ftp, url, state):
     async with http_server() as server:
-        url = url.format(refused=refused_port(), http=server.url, unknown=UNKNOWN,
-                         ftp=ftp[0], ftp_bad=ftp[0].replace("u:p@", "u:wrong@"))
-        v = await cpe.run(DOWN, DownloadURL=url)
+        v = await cpe.run(DOWN, DownloadURL=error_url(url, server, ftp))
     assert v["DiagnosticsState"] == state
 
 
@@ -245,8 +251,7 @@ async def test_download_errors(cpe, ftp, url, state):
 @on_loop
 async def test_upload_errors(cpe, ftp, url, state):
     async with http_server() as server:
-        url = url.format(refused=refused_port(), http=server.url, ftp=ftp[0])
-        v = await cpe.run(UP, UploadURL=url, TestFileLength=1000)
+        v = await cpe.run(UP, UploadURL=error_url(url, server, ftp), TestFileLength=1000)
     assert v["DiagnosticsState"] == state
 
 
