@@ -67,13 +67,16 @@ class CpeLog(logging.LoggerAdapter):
 class FleetMember:
     """What makes an Agent one simulated CPE of a fleet (:mod:`icwmpy.fleet`): ``cpe_id``
     names it in the log; ``device_id`` is its Inform's DeviceId; ``phase`` (0..1) places
-    its periodic informs within the interval when no PeriodicInformTime anchors them, so
-    that thousands of CPEs do not inform at the same second; ``sessions`` (a semaphore)
+    its periodic informs within the interval from the fleet's start ``epoch`` (one time
+    for all: each CPE's own start time would stretch the spread by the fleet's start-up)
+    when no PeriodicInformTime anchors them, so that thousands of CPEs do not inform at
+    the same second; ``sessions`` (a semaphore)
     bounds the sessions of the fleet running at once. Its Reboot and FactoryReset end the
     Agent with EXIT_FOR_REBOOT, never a command on the host."""
     cpe_id: str
     device_id: dict
     phase: float
+    epoch: float
     sessions: asyncio.Semaphore
 
 
@@ -471,7 +474,7 @@ class Agent:
             return
         interval, anchor = acs.periodic_inform_interval, acs.periodic_inform_time
         if not anchor and self.member:   # a fleet: spread over the interval
-            anchor = self.state.get("phase_anchor") or time.time() + self.member.phase * interval
+            anchor = self.state.get("phase_anchor") or self.member.epoch + self.member.phase * interval
             self.state.set("phase_anchor", anchor)
         when = schedule.next_periodic(time.time(), interval, anchor=anchor,
                                       last=self.state.get("last_periodic"))

@@ -31,6 +31,7 @@ from icwmpy.cr import udp as udp_cr
 from icwmpy.cr.xmpp import XmppConnReq
 from icwmpy.model import DataModel
 from icwmpy.model.schema import DefinitionError
+from icwmpy.signals import on_signal
 from icwmpy.store import Store
 from icwmpy.transfer import (ApplyHook, TransferConfig, TransferQueue, UploadSource,
                              WireOptions, openwrt_hooks, software)
@@ -209,8 +210,8 @@ async def serve(args, settings, reload_asked=()):
     model.write(CR_URL, url)
     log.info("icwmpd started: connection requests on %s", url)
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, agent.stop)
-    loop.add_signal_handler(signal.SIGINT, agent.stop)
+    on_signal(loop, signal.SIGTERM, agent.stop)
+    on_signal(loop, signal.SIGINT, agent.stop)
     bus = await BusService.start(agent, bus_address)
     if bus:
         transfers.progress = bus.transfer_progress
@@ -228,7 +229,7 @@ async def serve(args, settings, reload_asked=()):
     xmpp = XmppConnReq(agent)
     await xmpp.start()
     # reloads reach the Agent once it runs (its callbacks run at its first wait)
-    loop.add_signal_handler(signal.SIGHUP, agent.reload)
+    on_signal(loop, signal.SIGHUP, agent.reload)
     if reload_asked:
         loop.call_soon(agent.reload)
     try:

@@ -17,6 +17,7 @@ import gc
 import logging
 import os
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from icwmpy.cr import CrServer, Route
 from icwmpy.cr.address import CR_PORT_TRIES, connection_request_url, listener_ip_version
 from icwmpy.model import DataModel
 from icwmpy.model.profile import ProfileError, expand, load_profile
+from icwmpy.signals import on_signal
 from icwmpy.store import Store
 from icwmpy.transfer import TransferConfig, TransferQueue
 from icwmpy.transport import CurlLoop
@@ -74,9 +76,9 @@ async def serve(args, settings, reload_asked=()):
     except ProfileError as e:
         raise ConfigError(str(e)) from None
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, fleet.stop)
-    loop.add_signal_handler(signal.SIGINT, fleet.stop)
-    loop.add_signal_handler(signal.SIGHUP, fleet.reload)
+    on_signal(loop, signal.SIGTERM, fleet.stop)
+    on_signal(loop, signal.SIGINT, fleet.stop)
+    on_signal(loop, signal.SIGHUP, fleet.reload)
     if reload_asked:
         loop.call_soon(fleet.reload)
     return await fleet.run()
@@ -102,6 +104,7 @@ class Fleet:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="model")
         self._curl = None
         self._sessions = None
+        self._epoch = None
 
     @classmethod
     def load(cls, args, settings, options):
@@ -113,6 +116,7 @@ class Fleet:
         cpe = self.settings.cpe
         self._curl = CurlLoop()
         self._sessions = asyncio.Semaphore(self.options.max_sessions)
+        self._epoch = time.time()   # the periodic phases count from here
         cr = CrServer("::", cpe.port, version=listener_ip_version(self.settings),
                       device=cpe.interface or None, port_tries=CR_PORT_TRIES,
                       header_timeout=cpe.cr_timeout)
@@ -197,7 +201,7 @@ class Fleet:
                                   on_ready=lambda: self._trigger(cpe_id))
         transfers.policies = lambda: self.settings
         member = FleetMember(cpe_id, self.profile.device_id_of(cpe_id, n),
-                             index / self.options.count, self._sessions)
+                             index / self.options.count, self._epoch, self._sessions)
         return Agent(confdir=self.args.confdir, settings=self.settings, model=model,
                      uci=self._uci, store=store, transfers=transfers, executor=self._executor,
                      boot=boot, member=member)
