@@ -98,7 +98,6 @@ class Fleet:
         self.options = options
         self.profile = profile
         self.agents = {}        # cpe id -> its running Agent
-        self.restarts = 0       # CPEs started again after a Reboot/FactoryReset
         self._uci = Uci(args.confdir)
         self._stopping = False
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="model")
@@ -189,7 +188,6 @@ class Fleet:
             self.agents.pop(cpe_id, None)
             if code != EXIT_FOR_REBOOT:
                 return
-            self.restarts += 1
             boot = True
 
     def _agent(self, cpe_id, n, index, boot):
