@@ -25,7 +25,7 @@ from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.cwmp import soap
 from icwmpy.cwmp.events import is_valid
 from icwmpy.cwmp.session import CpeRequest
-from icwmpy.diagnostics import Diagnostics
+from icwmpy.diagnostics.runner import Diagnostics
 from icwmpy.driver import run_session
 from icwmpy.eventqueue import EventQueue
 from icwmpy.faults import CwmpFault

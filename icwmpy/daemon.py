@@ -24,7 +24,8 @@ from icwmpy.bus import BusService
 from icwmpy.cli import PID_FILE, datamodel_dir
 from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.config.uci import Uci, UciError
-from icwmpy.cr import CrServer, Route, firewall
+from icwmpy.cr import firewall
+from icwmpy.cr.http import CrServer, Route
 from icwmpy.cr.address import (CR_PORT_TRIES, connection_request_url,
                                 listener_ip_version)
 from icwmpy.cr import udp as udp_cr

@@ -26,7 +26,7 @@ from icwmpy.agent import Agent, FleetMember
 from icwmpy.cli import default_datamodel_dir
 from icwmpy.config.settings import ConfigError, load_settings
 from icwmpy.config.uci import Uci
-from icwmpy.cr import CrServer, Route
+from icwmpy.cr.http import CrServer, Route
 from icwmpy.cr.address import CR_PORT_TRIES, connection_request_url, listener_ip_version
 from icwmpy.model import DataModel
 from icwmpy.model.profile import ProfileError, expand, load_profile

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from icwmpy.cr import CrServer, Route
+from icwmpy.cr.http import CrServer, Route
 from icwmpy.cr.admission import RateLimit
 from icwmpy.cr.nonces import NonceStore, Verdict
 

@@ -22,7 +22,7 @@ import dns.rrset
 import pytest
 
 from icwmpy.config.uci import Uci
-from icwmpy.diagnostics import EVENT, Diagnostics
+from icwmpy.diagnostics.runner import EVENT, Diagnostics
 from icwmpy.faults import CwmpFault
 from icwmpy.model import DataModel
 from icwmpy.model.profile import load_profile

@@ -19,12 +19,13 @@ as decimal text, arrays of simple types as comma-separated lists.
 A failing call (no such service, an error reply, no answer in time, no bus) reads as
 the parameter's ``"default"`` (else empty) and makes a set fail, so the transaction
 rolls back (9002). dbus-next is imported only when a definition uses this backend: it
-is a tenth of a second of every ``icwmpd -c`` run otherwise.
+is a tenth of a second of every ``icwmpd -c`` run otherwise; asyncio (30 ms) only when a
+call is made, for the same reason.
 """
 
-import asyncio
 import contextlib
 import logging
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ class DBusClient:
         if running is not None and self.loop in (None, running):
             raise DBusCallError(f"{service} {member}: called on the event loop's own thread, "
                                 "which would wait for itself")
+        import asyncio
         try:
             if self.loop is None:
                 return asyncio.run(self._private(args, timeout))
@@ -143,6 +145,7 @@ class DBusClient:
             await _close(bus)
 
     async def _shared(self, args, timeout):
+        import asyncio
         async with asyncio.timeout(timeout):
             address = args[0]
             bus = self._buses.get(address)
@@ -154,6 +157,7 @@ class DBusClient:
 
     @staticmethod
     async def _private(args, timeout):
+        import asyncio
         bus = None
         try:
             async with asyncio.timeout(timeout):
@@ -165,8 +169,9 @@ class DBusClient:
 
 
 def _running_loop():
+    asyncio = sys.modules.get("asyncio")   # never imported: no loop can be running
     try:
-        return asyncio.get_running_loop()
+        return asyncio and asyncio.get_running_loop()
     except RuntimeError:
         return None
 
@@ -179,6 +184,7 @@ async def _connect(address):
 async def _close(bus, timeout=1):
     """Disconnect and release the socket: dbus-next 0.2.3 shuts it down but leaves closing
     it to the garbage collector, which a daemon reconnecting now and then should not."""
+    import asyncio
     if bus.connected:
         bus.disconnect()
     with contextlib.suppress(Exception):   # an error is a disconnection too

@@ -8,12 +8,9 @@ empty ``result`` IQ and opens a session with ``6 CONNECTION REQUEST``, or with a
 ``service-unavailable`` for a sender that ConnReqAllowedJabberIDs does not allow,
 ``not-authorized`` for wrong credentials, ``bad-request`` for a malformed request.
 
-Three parts:
+Two parts (the ``Device.XMPP.Connection.{i}.`` tables are :mod:`icwmpy.backends.xmpp`):
 
 * pure decisions (:func:`jid_allowed`, :func:`refusal`, :func:`retry_wait`), tested alone;
-* the ``Device.XMPP.Connection.{i}.`` and ``...Server.{i}.`` table handlers, rows of the
-  ``xmpp`` UCI package (``config xmpp_connection`` and ``config xmpp_server``, the latter
-  naming its connection's section in ``option connection``, since UCI cannot nest);
 * :class:`XmppConnReq`, the per-Agent service: it follows
   ``ManagementServer.ConnReqXMPPConnection`` and keeps that connection up (reconnecting
   with the TR-181 back-off) only while it names an enabled connection. Everything it needs
@@ -35,7 +32,7 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from icwmpy.backends.uci import UciTable
+from icwmpy.backends.xmpp import XMPP_CLIENT_PORT, Connections
 from icwmpy.faults import CwmpFault
 from icwmpy.model.types import format_datetime
 
@@ -53,7 +50,6 @@ _REFERENCE = re.compile(r"Device\.XMPP\.Connection\.[1-9][0-9]*\Z")
 VENDOR_KEEPALIVE = 300
 # Bounds one attempt from TCP connect to a bound resource (a silent server must not hang us).
 NEGOTIATION_TIMEOUT = 30.0
-XMPP_CLIENT_PORT = 5222
 UP = "Enabled"
 
 
@@ -99,82 +95,6 @@ def retry_wait(failures, initial, multiplier, maximum):
     at ServerRetryMaxInterval (TR-181 Device.XMPP.Connection.{i}.)."""
     bound = min(initial * (multiplier / 1000) ** (failures - 1), maximum)
     return random.uniform(0, bound)
-
-
-# ------------------------------------------------------------------ data model tables
-
-class _UciRows:
-    """Rows of one section type of a UCI package, served parameter by parameter (the table
-    handler protocol of :mod:`icwmpy.backends.python`). ``FIELDS`` maps each parameter to
-    its UCI option and the value an absent option reads as (the TR-181 default)."""
-
-    TYPE = ""
-    FIELDS = {}
-
-    def __init__(self, ctx, package="xmpp"):
-        self.ctx = ctx
-        self.uci = ctx.uci
-        self.package = package
-        self.sections = UciTable({"uci": package, "type": self.TYPE})
-
-    def instances(self, keys):
-        return self.sections.instances(self.ctx, None, keys)
-
-    def get(self, keys, relname):
-        option, default = self.FIELDS[relname]
-        return self.uci.get(self.package, keys[-1], option, default)
-
-    def set(self, keys, relname, value):
-        self.uci.set(self.package, keys[-1], self.FIELDS[relname][0], value)
-
-    def add(self, keys):
-        return self.sections.add(self.ctx, None, keys, None)
-
-    def delete(self, keys, key):
-        self.uci.delete(self.package, key)
-
-
-class Servers(_UciRows):
-    """``Device.XMPP.Connection.{i}.Server.{i}.``: ``xmpp_server`` sections whose
-    ``connection`` option names the section of their connection."""
-
-    TYPE = "xmpp_server"
-    FIELDS = {"Enable": ("enable", "0"), "Priority": ("priority", "0"),
-              "Weight": ("weight", "-1"), "ServerAddress": ("server_address", ""),
-              "Port": ("port", str(XMPP_CLIENT_PORT))}
-
-    def instances(self, keys):
-        return [name for name in super().instances(keys)
-                if self.uci.get(self.package, name, "connection") == keys[-1]]
-
-    def add(self, keys):
-        name = super().add(keys)
-        self.uci.set(self.package, name, "connection", keys[-1])
-        return name
-
-
-class Connections(_UciRows):
-    """``Device.XMPP.Connection.{i}.``: ``xmpp_connection`` sections. Deleting one deletes
-    its servers too, so that a later connection given the same section name does not
-    inherit them."""
-
-    TYPE = "xmpp_connection"
-    FIELDS = {"Enable": ("enable", "0"), "Username": ("username", ""),
-              "Password": ("password", ""), "Domain": ("domain", ""),
-              "Resource": ("resource", ""),
-              "ServerConnectAlgorithm": ("server_connect_algorithm", "DNS-SRV"),
-              "KeepAliveInterval": ("keepalive_interval", "-1"),
-              "ServerConnectAttempts": ("server_connect_attempts", "16"),
-              "ServerRetryInitialInterval": ("server_retry_initial_interval", "60"),
-              "ServerRetryIntervalMultiplier": ("server_retry_interval_multiplier", "2000"),
-              "ServerRetryMaxInterval": ("server_retry_max_interval", "30720"),
-              "UseTLS": ("use_tls", "0")}
-
-    def delete(self, keys, key):
-        for name, _ in self.uci.sections(self.package, Servers.TYPE):
-            if self.uci.get(self.package, name, "connection") == key:
-                self.uci.delete(self.package, name)
-        super().delete(keys, key)
 
 
 # ------------------------------------------------------------------ configuration

@@ -1,7 +1,4 @@
 """TR-143 diagnostics (Device.IP.Diagnostics., Device.DNS.Diagnostics.): one module per
 test, the data model backends in :mod:`.params`, the runner the Agent composes in
-:mod:`.runner`."""
-
-from icwmpy.diagnostics.runner import EVENT, TESTS, Diagnostics
-
-__all__ = ["EVENT", "TESTS", "Diagnostics"]
+:mod:`.runner`. Nothing is imported here: the data model reaches :mod:`.params` on every
+``icwmpd -c`` run, which must not load asyncio and the tests' libraries."""

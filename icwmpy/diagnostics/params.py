@@ -16,7 +16,6 @@ test whose run is no longer the record's was cancelled and its results are dropp
 import os
 import socket
 
-import icmplib
 
 from icwmpy.faults import CwmpFault
 
@@ -97,6 +96,7 @@ class Results:
 def _icmp_socket(family):
     """Whether an ICMP socket of ``family`` opens: raw as root, else the unprivileged
     datagram kind Linux allows within net.ipv4.ping_group_range."""
+    import icmplib   # only when the flag is read
     cls = icmplib.ICMPv4Socket if family == 4 else icmplib.ICMPv6Socket
     try:
         cls(privileged=os.geteuid() == 0).close()
