@@ -139,3 +139,20 @@ def test_a_stale_pid_file_names_no_process_to_signal(cli):
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_a_read_imports_no_event_loop_nor_tls(tmp_path):
+    """``-c get`` is a one-shot: asyncio (and the ssl it drags in), configobj and the
+    connection request servers are the daemon's, not the operator's wait."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(REPO / "etc" / "config" / "cwmp", tmp_path / "config" / "cwmp")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "icwmpy", "--confdir", str(tmp_path / "config"),
+         "--statedir", str(tmp_path / "state"), "--rundir", str(tmp_path / "run"),
+         "-c", "get", "Device.DeviceInfo.Manufacturer"],
+        capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "icwmpy.model.engine" in imported
+    assert not imported & {"asyncio", "ssl", "configobj", "icwmpy.cr.http", "icwmpy.cr.xmpp"}
