@@ -20,7 +20,6 @@ import time
 
 from icwmpy.backends.system import STATS, SYS_NET, NetInterfaces, _counter, _int, _read
 from icwmpy.backends.uci import UciTable
-from icwmpy.faults import CwmpFault
 from icwmpy.model.types import format_datetime
 
 PACKAGE = "wireless"
@@ -293,7 +292,7 @@ class Radios(_Handler):
         wanted = value.split(",")
         supported = self.get_SupportedStandards(radio).split(",")
         if not value or any(s not in supported for s in wanted):
-            raise CwmpFault(9007, f"{value!r}: this radio supports {','.join(supported)}")
+            raise ValueError(f"{value!r}: this radio supports {','.join(supported)}")
         newest = max(wanted, key=supported.index)
         family = STANDARD_FAMILY.get(newest, "NOHT")
         width = self._htmode(radio)[1] or 20
@@ -314,7 +313,7 @@ class Radios(_Handler):
             return
         width = int(value[:-3])
         if width not in BAND_WIDTHS[self.w.band(radio)]:
-            raise CwmpFault(9007, f"{value} is not a bandwidth of this radio")
+            raise ValueError(f"{value} is not a bandwidth of this radio")
         family = self._htmode(radio)[0] or "HE"
         if family == "NOHT" or (family == "HT" and width > 40):
             family = "VHT" if width > 40 else "HT"
@@ -358,7 +357,7 @@ class Radios(_Handler):
 
     def set_Channel(self, radio, value):
         if int(value) not in self._channels(radio):
-            raise CwmpFault(9007, f"channel {value} is not one of {self.get_PossibleChannels(radio)}")
+            raise ValueError(f"channel {value} is not one of {self.get_PossibleChannels(radio)}")
         self.w.set(radio, "channel", value)
 
     def get_RegulatoryDomain(self, radio):
@@ -436,7 +435,7 @@ class Ssids(_Handler):
     def set_LowerLayers(self, iface, value):
         radio = self.w.ctx.refs.key(value)
         if radio is None or "," in value:
-            raise CwmpFault(9007, f"{value!r} is not one Device.WiFi.Radio instance")
+            raise ValueError(f"{value!r} is not one Device.WiFi.Radio instance")
         self.w.set(iface, "device", radio)
 
     def get_MACAddress(self, iface):
@@ -514,7 +513,7 @@ class AccessPoints(_Handler):
     def set_SSIDReference(self, iface, value):
         """One wifi-iface is both the SSID and its access point: only its own SSID fits."""
         if self.w.ctx.refs.key(value) != iface:
-            raise CwmpFault(9007, f"{value!r}: this access point's SSID is {self.get_SSIDReference(iface)}")
+            raise ValueError(f"{value!r}: this access point's SSID is {self.get_SSIDReference(iface)}")
 
     def get_WMMCapability(self, iface):
         return "1"
@@ -578,7 +577,7 @@ class AccessPoints(_Handler):
         wanted = set(value.split(","))
         if base not in ("psk", "psk2", "psk-mixed", "wpa", "wpa2", "wpa-mixed"):
             if wanted != {"AES"}:
-                raise CwmpFault(9007, f"{self.get_Security_ModeEnabled(iface)} takes AES only")
+                raise ValueError(f"{self.get_Security_ModeEnabled(iface)} takes AES only")
             return
         suffix = {frozenset({"AES"}): "+ccmp", frozenset({"TKIP"}): "+tkip"}.get(
             frozenset(wanted), "+tkip+ccmp")

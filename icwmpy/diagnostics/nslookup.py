@@ -18,7 +18,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from icwmpy.diagnostics.common import Outcome, Unresolved, resolve
+from icwmpy.diagnostics.common import Outcome, Unresolved, prepare, resolve
 
 MAX_ADDRESSES = 10
 
@@ -28,9 +28,7 @@ async def _query(name, rdtype, server, family, timeout, device):
     # connected, so that an ICMP port unreachable comes back as ConnectionRefusedError
     sock = await backend.make_socket(family, socket.SOCK_DGRAM, destination=(server, 53))
     try:
-        if device:
-            sock.transport.get_extra_info("socket").setsockopt(
-                socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
+        prepare(sock.transport.get_extra_info("socket"), family, device)
         return await dns.asyncquery.udp(dns.message.make_query(name, rdtype), server,
                                         timeout=timeout, sock=sock)
     finally:

@@ -21,7 +21,7 @@ import time
 
 import pycurl
 
-from icwmpy.diagnostics.common import Outcome, utc_micro
+from icwmpy.diagnostics.common import Outcome, prepare, utc_micro
 from icwmpy.transport import CurlLoop
 from icwmpy.transport.curlloop import TransportError
 
@@ -136,10 +136,7 @@ class Connection:
         dscp, priority = self.request.int("DSCP"), self.request.int("EthernetPriority")
         with socket.socket(fileno=socket.dup(fd)) as sock:
             try:
-                if dscp and sock.family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, dscp << 2)
-                elif dscp:
-                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, dscp << 2)
+                prepare(sock, sock.family, dscp=dscp)
                 if priority:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, priority)
             except OSError:
